@@ -1,0 +1,1 @@
+"""bytevid_hf: video understanding from encoded bytes."""
