@@ -1,0 +1,28 @@
+"""Model code of bytevid_hf: the selective scan, Mamba layers, pooling and the PreTrainedModel classes."""
+
+from .mamba import BytesVideoMambaBlock, BytesVideoMambaMixer, BytesVideoRMSNorm, MambaLayerState
+from .modeling_bytevid import (
+    BytesVideoClassifierOutput,
+    BytesVideoForClassification,
+    BytesVideoModel,
+    BytesVideoModelOutput,
+    BytesVideoPreTrainedModel,
+)
+from .pooling import BytesVideoPooling
+from .scan import cuda_backend_available, selective_scan, selective_scan_reference
+
+__all__ = [
+    "BytesVideoClassifierOutput",
+    "BytesVideoForClassification",
+    "BytesVideoMambaBlock",
+    "BytesVideoMambaMixer",
+    "BytesVideoModel",
+    "BytesVideoModelOutput",
+    "BytesVideoPooling",
+    "BytesVideoPreTrainedModel",
+    "BytesVideoRMSNorm",
+    "MambaLayerState",
+    "cuda_backend_available",
+    "selective_scan",
+    "selective_scan_reference",
+]

@@ -1,0 +1,234 @@
+"""Configuration of the multilevel byte-level Mamba video model (``model_type = "bytevid"``)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from transformers import PretrainedConfig
+
+POOLING_METHODS = ("concat", "average", "attention")
+SSM_BACKENDS = ("auto", "torch", "cuda")
+
+# Paper, Table 16: Layers, D, L_s, N, M. "bytes-micro" is this package's own CPU-sized preset.
+PRESETS: dict[str, dict[str, Any]] = {
+    "bytes-micro": dict(hidden_size=24, num_levels=4, layers_per_level=1, pool_size=4, state_size=8),
+    "bytes-tiny": dict(hidden_size=256, num_levels=4, layers_per_level=3, pool_size=4),
+    "bytes-base": dict(hidden_size=256, num_levels=4, layers_per_level=8, pool_size=4),
+    "bytes-large": dict(hidden_size=256, num_levels=4, layers_per_level=11, pool_size=4),
+}
+
+# Learning rates from the paper's appendix A.2 (Adam), used as script defaults.
+PRESET_LEARNING_RATES = {
+    "bytes-micro": {"pretrain": 1e-3, "finetune": 1e-3},
+    "bytes-tiny": {"pretrain": 9e-5, "finetune": 5e-5},
+    "bytes-base": {"pretrain": 7e-5, "finetune": 3e-5},
+    "bytes-large": {"pretrain": 5e-5, "finetune": 1e-5},
+}
+
+
+class BytesVideoConfig(PretrainedConfig):
+    r"""
+    Configuration of [`BytesVideoModel`] and [`BytesVideoForClassification`]: a multilevel Mamba state-space model
+    that reads a video as its encoded bytes (an mp4 file as a uint8 sequence).
+
+    The input of length L is embedded to width D and processed by ``num_levels`` (N) levels of ``layers_per_level`` (M)
+    Mamba blocks. Between two levels a pooling layer shortens the sequence by ``pool_size`` (L_s) and projects the
+    width to ``level_width_multiplier`` × the previous width, so level ``i`` runs at length ``L / L_s**i`` and width
+    ``D * level_width_multiplier**i``. A final norm and a masked mean over the last level give the video representation.
+
+    Args:
+        vocab_size (`int`, *optional*, defaults to 256):
+            Size of the byte vocabulary. Encoded video bytes are uint8, so 256.
+        hidden_size (`int`, *optional*, defaults to 256):
+            D, the byte embedding width and the width of the first level.
+        num_levels (`int`, *optional*, defaults to 4):
+            N, number of levels. There are ``num_levels - 1`` pooling layers, one between each pair of levels.
+        layers_per_level (`int`, *optional*, defaults to 3):
+            M, Mamba blocks per level.
+        pool_size (`int`, *optional*, defaults to 4):
+            L_s, the window each pooling layer merges into one position.
+        pooling (`str`, *optional*, defaults to `"concat"`):
+            Pooling between levels: ``"concat"`` (reshape L×D to L/L_s × L_s·D, then Linear to D_out), ``"average"``
+            (mean over the window, then Linear) or ``"attention"`` (one learned query attends over each window, then
+            Linear).
+        pooling_attention_heads (`int`, *optional*, defaults to 1):
+            Number of heads of the attention pooling (only used when ``pooling="attention"``).
+        level_width_multiplier (`int`, *optional*, defaults to 2):
+            D_out / D of each pooling layer (the paper uses D_out = 2·D).
+        state_size (`int`, *optional*, defaults to 16):
+            Mamba SSM state size per channel (``d_state`` in mamba_ssm).
+        conv_kernel (`int`, *optional*, defaults to 4):
+            Width of Mamba's causal depthwise convolution (``d_conv``).
+        expand (`int`, *optional*, defaults to 2):
+            Inner width of a Mamba block as a multiple of its level width.
+        time_step_rank (`int` or `"auto"`, *optional*, defaults to `"auto"`):
+            Rank of the Δ (time step) projection; ``"auto"`` means ``ceil(width / 16)`` at each level, as in Mamba.
+        time_step_min (`float`, *optional*, defaults to 0.001), time_step_max (`float`, *optional*, defaults to 0.1),
+        time_step_floor (`float`, *optional*, defaults to 1e-4), time_step_scale (`float`, *optional*, defaults to 1.0):
+            Mamba's Δ initialisation: Δ is drawn log-uniformly in [min, max], floored, and the projection weights are
+            uniform in ±scale·rank^-0.5.
+        use_bias (`bool`, *optional*, defaults to `False`):
+            Bias in the in/out projections of the Mamba mixers.
+        use_conv_bias (`bool`, *optional*, defaults to `True`):
+            Bias in the depthwise convolution.
+        hidden_act (`str`, *optional*, defaults to `"silu"`):
+            Activation of the Mamba mixer (conv output and gate).
+        layer_norm_epsilon (`float`, *optional*, defaults to 1e-5):
+            Epsilon of the RMSNorms.
+        initializer_range (`float`, *optional*, defaults to 0.02):
+            Std of the normal init of embeddings and linear layers.
+        rescale_prenorm_residual (`bool`, *optional*, defaults to `True`):
+            Divide each mixer's ``out_proj`` init by sqrt(number of blocks), as GPT-2/Mamba do.
+        classifier_dropout (`float`, *optional*, defaults to 0.0):
+            Dropout before the classification head.
+        num_frames (`int`, *optional*, defaults to 16):
+            Read by transformers' video-classification pipeline, which passes it to the processor. The byte model reads
+            every frame of the encoded stream regardless; the value only keeps the pipeline's API intact.
+        ssm_backend (`str`, *optional*, defaults to `"auto"`):
+            Selective-scan implementation: ``"torch"`` (this package's chunked scan, any device), ``"cuda"``
+            (mamba-ssm's fused kernels; requires CUDA tensors and the ``[cuda]`` extra) or ``"auto"`` (mamba-ssm on CUDA
+            tensors when installed, otherwise the torch scan).
+        scan_chunk_size (`int`, *optional*, defaults to 64):
+            Sequence positions the torch scan processes at once; memory is O(B·D·chunk·N), never O(B·D·L·N).
+        kwargs:
+            Standard [`PretrainedConfig`] arguments, e.g. ``num_labels``, ``id2label``, ``label2id``, ``problem_type``
+            (``"single_label_classification"``, ``"multi_label_classification"`` or ``"regression"``).
+    """
+
+    model_type = "bytevid"
+
+    def __init__(
+        self,
+        vocab_size: int = 256,
+        hidden_size: int = 256,
+        num_levels: int = 4,
+        layers_per_level: int = 3,
+        pool_size: int = 4,
+        pooling: str = "concat",
+        pooling_attention_heads: int = 1,
+        level_width_multiplier: int = 2,
+        state_size: int = 16,
+        conv_kernel: int = 4,
+        expand: int = 2,
+        time_step_rank: int | str = "auto",
+        time_step_min: float = 0.001,
+        time_step_max: float = 0.1,
+        time_step_floor: float = 1e-4,
+        time_step_scale: float = 1.0,
+        use_bias: bool = False,
+        use_conv_bias: bool = True,
+        hidden_act: str = "silu",
+        layer_norm_epsilon: float = 1e-5,
+        initializer_range: float = 0.02,
+        rescale_prenorm_residual: bool = True,
+        classifier_dropout: float = 0.0,
+        num_frames: int = 16,
+        ssm_backend: str = "auto",
+        scan_chunk_size: int = 64,
+        **kwargs,
+    ):
+        self.vocab_size = vocab_size
+        self.hidden_size = hidden_size
+        self.num_levels = num_levels
+        self.layers_per_level = layers_per_level
+        self.pool_size = pool_size
+        self.pooling = pooling
+        self.pooling_attention_heads = pooling_attention_heads
+        self.level_width_multiplier = level_width_multiplier
+        self.state_size = state_size
+        self.conv_kernel = conv_kernel
+        self.expand = expand
+        self.time_step_rank = time_step_rank
+        self.time_step_min = time_step_min
+        self.time_step_max = time_step_max
+        self.time_step_floor = time_step_floor
+        self.time_step_scale = time_step_scale
+        self.use_bias = use_bias
+        self.use_conv_bias = use_conv_bias
+        self.hidden_act = hidden_act
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.initializer_range = initializer_range
+        self.rescale_prenorm_residual = rescale_prenorm_residual
+        self.classifier_dropout = classifier_dropout
+        self.num_frames = num_frames
+        self.ssm_backend = ssm_backend
+        self.scan_chunk_size = scan_chunk_size
+        super().__init__(**kwargs)
+        self.validate_architecture()
+
+    def validate_architecture(self) -> None:
+        """Raise ``ValueError`` naming the field and the reason for any inconsistent architecture setting."""
+
+        def positive_int(name: str, minimum: int = 1) -> None:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise ValueError(f"BytesVideoConfig.{name} must be an integer >= {minimum}, got {value!r}")
+
+        for name in ("hidden_size", "num_levels", "layers_per_level", "state_size", "conv_kernel", "expand"):
+            positive_int(name)
+        positive_int("scan_chunk_size")
+        positive_int("level_width_multiplier")
+        positive_int("pooling_attention_heads")
+        positive_int("pool_size", minimum=2)
+        if self.vocab_size != 256:
+            raise ValueError(f"BytesVideoConfig.vocab_size must be 256 (the model reads uint8 bytes), got {self.vocab_size!r}")
+        if self.pooling not in POOLING_METHODS:
+            raise ValueError(f"BytesVideoConfig.pooling must be one of {POOLING_METHODS}, got {self.pooling!r}")
+        if self.ssm_backend not in SSM_BACKENDS:
+            raise ValueError(f"BytesVideoConfig.ssm_backend must be one of {SSM_BACKENDS}, got {self.ssm_backend!r}")
+        if self.time_step_rank != "auto":
+            positive_int("time_step_rank")
+        if self.pooling == "attention":
+            for width in self.level_widths[:-1]:
+                if width % self.pooling_attention_heads:
+                    raise ValueError(
+                        f"BytesVideoConfig.pooling_attention_heads={self.pooling_attention_heads} must divide every "
+                        f"pooled level width {self.level_widths[:-1]}"
+                    )
+
+    # ----------------------------------------------------------------------------------------------------------------
+    # Derived quantities
+    # ----------------------------------------------------------------------------------------------------------------
+    @property
+    def level_widths(self) -> list[int]:
+        """Width of each level: ``hidden_size * level_width_multiplier**i``."""
+        return [self.hidden_size * self.level_width_multiplier**i for i in range(self.num_levels)]
+
+    @property
+    def total_pool_factor(self) -> int:
+        """How much the last level is shorter than the input: ``pool_size ** (num_levels - 1)``."""
+        return self.pool_size ** (self.num_levels - 1)
+
+    @property
+    def num_hidden_layers(self) -> int:
+        """Total number of Mamba blocks (N·M)."""
+        return self.num_levels * self.layers_per_level
+
+    @property
+    def output_size(self) -> int:
+        """Width of the final video representation (the last level's width)."""
+        return self.level_widths[-1]
+
+    def time_step_rank_for(self, width: int) -> int:
+        """Δ projection rank at a level of the given width (``ceil(width/16)`` when ``"auto"``)."""
+        return math.ceil(width / 16) if self.time_step_rank == "auto" else int(self.time_step_rank)
+
+    # ----------------------------------------------------------------------------------------------------------------
+    # Presets
+    # ----------------------------------------------------------------------------------------------------------------
+    @classmethod
+    def from_preset(cls, name: str, **overrides) -> "BytesVideoConfig":
+        """Build a config from a named preset (``bytes-micro``, ``bytes-tiny``, ``bytes-base``, ``bytes-large``).
+
+        ``bytes-tiny``/``-base``/``-large`` follow the paper's Table 16 (D=256, L_s=4, N=4, M=3/8/11);
+        ``bytes-micro`` is a CPU-sized model for tests and the demo. Any field can be overridden by keyword.
+        """
+        if name not in PRESETS:
+            raise ValueError(f"Unknown BytesVideoConfig preset {name!r}; choose one of {sorted(PRESETS)}")
+        settings = dict(PRESETS[name])
+        settings.update(overrides)
+        return cls(**settings)
+
+
+__all__ = ["BytesVideoConfig", "PRESETS", "PRESET_LEARNING_RATES", "POOLING_METHODS", "SSM_BACKENDS"]
