@@ -120,6 +120,9 @@ class DataArguments:
     )
     split_seed: int = field(default=0, metadata={"help": "Seed of the train/held-out split."})
     max_length: int | None = field(default=None, metadata={"help": "Truncate videos to this many bytes."})
+    max_train_minutes: float | None = field(
+        default=None, metadata={"help": "Stop training after this many minutes of wall-clock time."}
+    )
     transcode: bool = field(default=False, metadata={"help": "Re-encode every video to the canonical format first."})
 
 
@@ -159,10 +162,13 @@ def _label_names(train: datasets.Dataset, label_column: str) -> list[str]:
     return [str(v) for v in range(max(values) + 1)]
 
 
-def run_finetuning(model_args: ModelArguments, data_args: DataArguments, training_args) -> dict[str, float]:
+def run_finetuning(
+    model_args: ModelArguments, data_args: DataArguments, training_args, callbacks: list | None = None
+) -> dict[str, float]:
     """Fine-tune with ``transformers.Trainer``; save model + processor to ``training_args.output_dir``.
 
-    Returns the final evaluation metrics (empty when there is no evaluation split).
+    ``callbacks`` are passed to the Trainer. Returns the final evaluation metrics (empty when there is no
+    evaluation split).
     """
     from transformers import Trainer
 
@@ -203,6 +209,11 @@ def run_finetuning(model_args: ModelArguments, data_args: DataArguments, trainin
         processor.transcode = True
 
     training_args.remove_unused_columns = False  # the collator needs the raw video column
+    callbacks = list(callbacks or [])
+    if data_args.max_train_minutes:
+        from .callbacks import TimeBudgetCallback
+
+        callbacks.append(TimeBudgetCallback(data_args.max_train_minutes))
     trainer = Trainer(
         model=model,
         args=training_args,
@@ -212,6 +223,7 @@ def run_finetuning(model_args: ModelArguments, data_args: DataArguments, trainin
             processor, video_column=data_args.video_column, label_column=data_args.label_column
         ),
         compute_metrics=classification_metrics(model.config.problem_type),
+        callbacks=callbacks,
     )
     trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     trainer.save_model(training_args.output_dir)
