@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
@@ -12,6 +13,7 @@ from transformers import initialization as init
 from transformers.utils import ModelOutput
 
 from ..configuration_bytevid import BytesVideoConfig
+from .cache import BytesVideoCache
 from .mamba import BytesVideoMambaBlock, BytesVideoMambaMixer, BytesVideoRMSNorm
 from .pooling import BytesVideoPooling
 
@@ -30,12 +32,17 @@ class BytesVideoModelOutput(ModelOutput):
         hidden_states (`tuple(torch.FloatTensor)`, *optional*, returned when `output_hidden_states=True`):
             The byte embeddings followed by each level's output (before pooling), at the internally padded lengths
             ``L_pad / pool_size**i`` with ``L_pad`` the input length rounded up to ``total_pool_factor``.
+        cache (`BytesVideoCache`, *optional*, returned when `use_cache=True`):
+            The streaming state after this input; pass it back with the next chunk of the same video. With a cache,
+            ``last_hidden_state`` holds only the last-level positions completed by this chunk and ``pooler_output``
+            is the representation of everything seen so far, as if the video ended here.
     """
 
     last_hidden_state: torch.FloatTensor | None = None
     pooler_output: torch.FloatTensor | None = None
     attention_mask: torch.BoolTensor | None = None
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    cache: BytesVideoCache | None = None
 
 
 @dataclass
@@ -47,12 +54,14 @@ class BytesVideoClassifierOutput(ModelOutput):
         logits (`torch.FloatTensor` of shape `(batch_size, num_labels)`).
         pooler_output (`torch.FloatTensor` of shape `(batch_size, output_size)`): the video representation.
         hidden_states (`tuple(torch.FloatTensor)`, *optional*): as in [`BytesVideoModelOutput`].
+        cache (`BytesVideoCache`, *optional*): the streaming state, as in [`BytesVideoModelOutput`].
     """
 
     loss: torch.FloatTensor | None = None
     logits: torch.FloatTensor | None = None
     pooler_output: torch.FloatTensor | None = None
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    cache: BytesVideoCache | None = None
 
 
 def prepare_byte_inputs(
@@ -93,6 +102,12 @@ def prepare_byte_inputs(
         empty = [i for i in range(mask.shape[0]) if not bool(mask[i, 0])]
         raise ValueError(f"attention_mask marks no real byte for batch item(s) {empty}: a video needs at least one byte")
     return input_ids, mask
+
+
+def _resolve_cache_alias(cache: BytesVideoCache | None, cache_params: BytesVideoCache | None) -> BytesVideoCache | None:
+    if cache is not None and cache_params is not None:
+        raise ValueError("pass the streaming state as `cache` or as its alias `cache_params`, not both")
+    return cache if cache is not None else cache_params
 
 
 class BytesVideoPreTrainedModel(PreTrainedModel):
@@ -148,10 +163,18 @@ class BytesVideoModel(BytesVideoPreTrainedModel):
         self,
         input_ids: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
+        cache: BytesVideoCache | None = None,
+        use_cache: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        cache_params: BytesVideoCache | None = None,
         **kwargs,
     ) -> BytesVideoModelOutput | tuple:
+        """With ``use_cache=True`` (or a ``cache``) the input is treated as the next chunk of a stream: the cache is
+        updated in place and returned as ``outputs.cache``, and feeding a video chunk by chunk gives the same
+        ``pooler_output`` as one call on the whole video. ``cache_params`` is accepted as an alias of ``cache`` (the
+        name transformers v4 used)."""
+        cache = _resolve_cache_alias(cache, cache_params)
         if input_ids is None:
             raise ValueError("BytesVideoModel needs input_ids: (batch, length) uint8 encoded video bytes")
         output_hidden_states = (
@@ -159,6 +182,18 @@ class BytesVideoModel(BytesVideoPreTrainedModel):
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         input_ids, mask = prepare_byte_inputs(input_ids, attention_mask)
+        if use_cache or cache is not None:
+            if not bool(mask.all()):
+                raise ValueError(
+                    "with cache/use_cache every byte of the chunk must be real (attention_mask all ones): "
+                    "stream one video at a time, or several of exactly equal length"
+                )
+            cache = cache if cache is not None else BytesVideoCache.empty(self.config)
+            new_positions = self.stream_step(input_ids, cache)
+            output = BytesVideoModelOutput(
+                last_hidden_state=new_positions, pooler_output=self.stream_pooled_output(cache), cache=cache
+            )
+            return output if return_dict else output.to_tuple()
 
         # Pad to a multiple of the total pooling factor so every pooling window is complete.
         factor = self.config.total_pool_factor
@@ -188,6 +223,108 @@ class BytesVideoModel(BytesVideoPreTrainedModel):
         )
 
 
+    # ----------------------------------------------------------------------------------------------------------------
+    # Streaming: constant memory in the video length
+    # ----------------------------------------------------------------------------------------------------------------
+    def stream_step(self, input_ids: torch.Tensor, cache: BytesVideoCache) -> torch.Tensor:
+        """Consume the next chunk (B, T) of byte streams, updating ``cache`` in place.
+
+        Each level runs its blocks from the carried states; each pooling layer pools the complete windows and keeps
+        the rest for the next chunk. Returns the normed last-level positions completed by this chunk (B, n, D_last).
+        """
+        hidden = self.embeddings(input_ids.to(torch.int32))  # (B, T, D)
+        batch = hidden.shape[0]
+        cache.seen_bytes += input_ids.shape[1]
+        for level, blocks in enumerate(self.levels):
+            if hidden.shape[1] == 0:
+                break
+            for index, block in enumerate(blocks):
+                hidden, cache.layer_states[level][index] = block(
+                    hidden, state=cache.layer_states[level][index], return_state=True
+                )
+            if level < len(self.poolers):
+                hidden = self._pool_complete_windows(level, hidden, cache)
+        else:
+            normed = self.norm_f(hidden)  # (B, n, D_last)
+            if normed.shape[1]:
+                chunk_sum = normed.float().sum(1)
+                cache.pooled_sum = chunk_sum if cache.pooled_sum is None else cache.pooled_sum + chunk_sum
+                cache.pooled_count += normed.shape[1]
+            return normed
+        return hidden.new_zeros(batch, 0, self.config.output_size)
+
+    def _pool_complete_windows(self, level: int, hidden: torch.Tensor, cache: BytesVideoCache) -> torch.Tensor:
+        buffered = cache.pool_buffers[level]
+        if buffered is not None:
+            hidden = torch.cat((buffered, hidden), dim=1)
+        size = self.config.pool_size
+        complete = hidden.shape[1] // size * size
+        cache.pool_buffers[level] = hidden[:, complete:] if complete < hidden.shape[1] else None
+        if complete == 0:
+            return hidden[:, :0]
+        mask = torch.ones(hidden.shape[0], complete, dtype=torch.bool, device=hidden.device)
+        pooled, _ = self.poolers[level](hidden[:, :complete], mask)
+        return pooled
+
+    def stream_pooled_output(self, cache: BytesVideoCache) -> torch.Tensor:
+        """The video representation (B, D_last) of everything consumed so far, as if the video ended here.
+
+        Incomplete pooling windows are flushed exactly like the padded full forward pools them (missing positions
+        masked out), through states that are used but not modified, so the stream can continue afterwards.
+        """
+        if cache.seen_bytes == 0:
+            raise ValueError("the stream is empty: no byte has been consumed yet")
+        carry = None  # the one flushed position arriving at the current level
+        states = cache.layer_states
+        for level in range(len(self.poolers)):
+            if carry is not None:
+                for index, block in enumerate(self.levels[level]):
+                    carry, _ = block(carry, state=states[level][index], return_state=True)
+            buffered = cache.pool_buffers[level]
+            window = carry if buffered is None else (buffered if carry is None else torch.cat((buffered, carry), 1))
+            if window is None:
+                carry = None
+                continue
+            real = window.shape[1]
+            size = self.config.pool_size
+            window = nn.functional.pad(window, (0, 0, 0, size - real))
+            mask = torch.zeros(window.shape[0], size, dtype=torch.bool, device=window.device)
+            mask[:, :real] = True
+            carry, _ = self.poolers[level](window, mask)  # (B, 1, D_{level+1})
+        total, count = cache.pooled_sum, cache.pooled_count
+        if carry is not None:
+            for index, block in enumerate(self.levels[-1]):
+                carry, _ = block(carry, state=states[-1][index], return_state=True)
+            last = self.norm_f(carry).float().sum(1)
+            total = last if total is None else total + last
+            count += 1
+        return (total / count).to(self.norm_f.weight.dtype)
+
+    @torch.no_grad()
+    def stream(self, source, chunk_size: int = 32768, progress: bool = True, max_bytes: int | None = None):
+        """Encode a video of any length in constant memory and return its representation.
+
+        ``source`` is a path, ``bytes``, a binary file object, a uint8 array/tensor, or an iterable of uint8 chunks.
+        The bytes are read ``chunk_size`` at a time and never held in memory all at once (except when ``source``
+        itself is in memory). Returns a [`BytesVideoModelOutput`] whose ``pooler_output`` (1, D_last) equals
+        ``forward`` on the whole sequence, and whose ``cache`` can continue the stream.
+        """
+        from tqdm.auto import tqdm
+
+        from ..processing.chunks import iter_byte_chunks, total_length
+
+        cache = BytesVideoCache.empty(self.config)
+        device = self.embeddings.weight.device
+        with tqdm(total=total_length(source), unit="B", unit_scale=True, desc="bytevid stream", disable=not progress) as bar:
+            for chunk in iter_byte_chunks(source, chunk_size, max_bytes=max_bytes):
+                ids = torch.from_numpy(np.array(chunk, dtype=np.uint8))  # small copy: chunks may be read-only views
+                self.stream_step(ids.to(device).unsqueeze(0), cache)
+                bar.update(len(chunk))
+        if cache.seen_bytes == 0:
+            raise ValueError("the video stream is empty: no byte was read from the source")
+        return BytesVideoModelOutput(pooler_output=self.stream_pooled_output(cache), cache=cache)
+
+
 class BytesVideoForClassification(BytesVideoPreTrainedModel):
     """[`BytesVideoModel`] with a masked mean pool and a Linear head: single-label (cross-entropy), multi-label (BCE)
     or regression (MSE), chosen by ``config.problem_type`` the way transformers does."""
@@ -205,22 +342,44 @@ class BytesVideoForClassification(BytesVideoPreTrainedModel):
         input_ids: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
+        cache: BytesVideoCache | None = None,
+        use_cache: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        cache_params: BytesVideoCache | None = None,
         **kwargs,
     ) -> BytesVideoClassifierOutput | tuple:
+        """Classify (B, L) byte sequences; with ``use_cache``/``cache`` (alias ``cache_params``) stream chunks as
+        [`BytesVideoModel.forward`] does, the logits then being those of everything seen so far."""
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         outputs = self.bytevid(
-            input_ids, attention_mask=attention_mask, output_hidden_states=output_hidden_states, return_dict=True
+            input_ids,
+            attention_mask=attention_mask,
+            cache=_resolve_cache_alias(cache, cache_params),
+            use_cache=use_cache,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
         )
         logits = self.classifier(self.dropout(outputs.pooler_output))  # (B, num_labels)
         loss = self.compute_loss(logits, labels) if labels is not None else None
-        if not return_dict:
-            out = (logits, outputs.pooler_output) + ((outputs.hidden_states,) if outputs.hidden_states else ())
-            return ((loss,) + out) if loss is not None else out
-        return BytesVideoClassifierOutput(
-            loss=loss, logits=logits, pooler_output=outputs.pooler_output, hidden_states=outputs.hidden_states
+        output = BytesVideoClassifierOutput(
+            loss=loss,
+            logits=logits,
+            pooler_output=outputs.pooler_output,
+            hidden_states=outputs.hidden_states,
+            cache=outputs.cache,
         )
+        return output if return_dict else output.to_tuple()
+
+    @torch.no_grad()
+    def stream(self, source, chunk_size: int = 32768, progress: bool = True, max_bytes: int | None = None):
+        """Classify a video of any length in constant memory (see [`BytesVideoModel.stream`]).
+
+        Returns a [`BytesVideoClassifierOutput`] whose ``logits`` (1, num_labels) equal ``forward`` on the whole video.
+        """
+        outputs = self.bytevid.stream(source, chunk_size=chunk_size, progress=progress, max_bytes=max_bytes)
+        logits = self.classifier(outputs.pooler_output)
+        return BytesVideoClassifierOutput(logits=logits, pooler_output=outputs.pooler_output, cache=outputs.cache)
 
     def compute_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Loss by ``config.problem_type``, inferred on first use as in transformers' sequence classifiers."""
