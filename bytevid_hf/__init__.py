@@ -1,1 +1,37 @@
-"""bytevid_hf: video understanding from encoded bytes."""
+"""bytevid_hf: video understanding from encoded bytes with a multilevel Mamba state-space model.
+
+``import bytevid_hf`` registers the config, models and processor with transformers' Auto classes, so
+``AutoModel.from_pretrained``, ``AutoModelForVideoClassification``, ``AutoVideoProcessor`` and
+``pipeline("video-classification")`` work on saved bytevid checkpoints.
+"""
+
+from .configuration_bytevid import PRESET_LEARNING_RATES, PRESETS, BytesVideoConfig
+from .modeling import (
+    BytesVideoClassifierOutput,
+    BytesVideoForClassification,
+    BytesVideoModel,
+    BytesVideoModelOutput,
+    BytesVideoPreTrainedModel,
+)
+from .processing import CANONICAL_SETTINGS, BytesVideoProcessor, read_video_bytes, transcode_video
+from .auto import register_auto_classes
+
+register_auto_classes()
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BytesVideoConfig",
+    "BytesVideoClassifierOutput",
+    "BytesVideoForClassification",
+    "BytesVideoModel",
+    "BytesVideoModelOutput",
+    "BytesVideoPreTrainedModel",
+    "BytesVideoProcessor",
+    "CANONICAL_SETTINGS",
+    "PRESETS",
+    "PRESET_LEARNING_RATES",
+    "read_video_bytes",
+    "register_auto_classes",
+    "transcode_video",
+]

@@ -1,0 +1,16 @@
+"""Byte-level video preprocessing: read encoded bytes, optionally transcode, batch for the model.
+
+Public API:
+
+* :class:`BytesVideoProcessor` — Hugging Face video processor producing ``input_ids`` /
+  ``attention_mask`` from encoded video bytes (no frame decoding).
+* :func:`read_video_bytes` — any supported input -> 1-D ``uint8`` numpy array of the file's bytes.
+* :func:`transcode_video` — re-encode a video into a canonical format (PyAV, in memory).
+* :data:`CANONICAL_SETTINGS` — the paper's format (H.264 mp4, 384 px, 200 kbps, 25 fps, no audio).
+"""
+
+from .io import read_video_bytes
+from .transcode import CANONICAL_SETTINGS, transcode_video
+from .video_processor import BytesVideoProcessor
+
+__all__ = ["BytesVideoProcessor", "read_video_bytes", "transcode_video", "CANONICAL_SETTINGS"]

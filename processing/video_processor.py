@@ -1,0 +1,405 @@
+"""Hugging Face video processor that turns encoded videos into byte sequences (``input_ids``).
+
+:class:`BytesVideoProcessor` never decodes frames: a video's ``input_ids`` are the bytes of its
+container file (optionally after canonical re-encoding with :func:`.transcode.transcode_video`),
+right-padded with byte 0 into a ``[batch, length]`` ``uint8`` tensor plus an ``attention_mask``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from numbers import Real
+from typing import Any
+
+import numpy as np
+from transformers.image_processing_utils import BatchFeature
+from transformers.processing_utils import VideosKwargs
+from transformers.video_processing_utils import BaseVideoProcessor
+
+from .io import read_video_bytes
+from .transcode import CANONICAL_SETTINGS, transcode_video, validate_transcode_settings
+
+__all__ = ["BytesVideoProcessor", "BytesVideoKwargs"]
+
+
+class BytesVideoKwargs(VideosKwargs, total=False):
+    """Keyword arguments of :class:`BytesVideoProcessor` (settings and per-call overrides).
+
+    Extends transformers' ``VideosKwargs`` so that the standard frame-processing keys are still
+    recognised (and ignored). ``size`` and ``fps`` are *redefined*: here they are the transcoding
+    target (shorter side in pixels, output frame rate), not frame resizing / sampling options.
+
+    Attributes:
+        max_length: maximum number of bytes per video (``None`` = no limit).
+        truncation: keep the first ``max_length`` bytes of longer videos (default: ``True`` when
+            ``max_length`` is set); if ``False``, longer videos raise ``ValueError``.
+        padding: ``"longest"`` (default, also ``True``), ``"max_length"``, or ``False`` /
+            ``"do_not_pad"``.
+        pad_to_multiple_of: round the padded length up to a multiple of this.
+        transcode: re-encode every video with :func:`transcode_video` before reading its bytes.
+        codec, container, size, bitrate, fps, keep_audio: transcoding settings (defaults are
+            :data:`CANONICAL_SETTINGS`).
+        max_input_bytes: reject inputs larger than this many bytes (``None`` = unlimited).
+    """
+
+    max_length: int | None
+    truncation: bool | None
+    padding: bool | str | None
+    pad_to_multiple_of: int | None
+    transcode: bool | None
+    codec: str | None
+    container: str | None
+    size: int | None
+    bitrate: int | None
+    fps: int | float | None
+    keep_audio: bool | None
+    max_input_bytes: int | None
+
+
+#: The processor's own settings, in the order they are saved.
+SETTING_NAMES: tuple[str, ...] = (
+    "max_length",
+    "truncation",
+    "padding",
+    "pad_to_multiple_of",
+    "transcode",
+    "codec",
+    "container",
+    "size",
+    "bitrate",
+    "fps",
+    "keep_audio",
+    "max_input_bytes",
+)
+_TRANSCODE_KEYS = ("codec", "container", "size", "bitrate", "fps", "keep_audio")
+
+#: Standard transformers video kwargs that are accepted and ignored (the byte model reads every
+#: frame, so frame sampling/resizing/normalisation have no meaning here). ``device`` is honoured.
+IGNORED_VIDEO_KWARGS: frozenset[str] = frozenset(VideosKwargs.__annotations__) - set(SETTING_NAMES) - {
+    "return_tensors"
+}
+
+# Keys that transformers writes into / passes with saved configs; not settings.
+_METADATA_KEYS = ("video_processor_type", "image_processor_type", "processor_class", "feature_extractor_type")
+
+_PADDING_ALIASES = {
+    True: "longest",
+    "longest": "longest",
+    "max_length": "max_length",
+    False: "do_not_pad",
+    "do_not_pad": "do_not_pad",
+}
+
+
+def _check_optional_positive_int(key: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{key} must be a positive int or None, got {type(value).__name__} {value!r}")
+    if value < 1:
+        raise ValueError(f"{key} must be a positive int or None, got {value}")
+    return int(value)
+
+
+def _normalize_padding(padding: Any) -> str:
+    value = getattr(padding, "value", padding)  # transformers' PaddingStrategy enum
+    if isinstance(value, (bool, str)) and value in _PADDING_ALIASES:
+        return _PADDING_ALIASES[value]
+    raise ValueError(
+        f"padding must be 'longest' (or True), 'max_length', or False/'do_not_pad', got {padding!r}"
+    )
+
+
+def _normalize_return_tensors(return_tensors: Any) -> str | None:
+    value = getattr(return_tensors, "value", return_tensors)  # transformers' TensorType enum
+    if value in (None, "pt", "np"):
+        return value
+    raise ValueError(f"return_tensors must be 'pt', 'np' or None, got {return_tensors!r}")
+
+
+def _validate_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """Validate and normalise a complete settings dict (all of :data:`SETTING_NAMES`)."""
+    out = dict(settings)
+    for key in ("max_length", "pad_to_multiple_of", "max_input_bytes"):
+        out[key] = _check_optional_positive_int(key, out[key])
+    truncation = out["truncation"]
+    if truncation is not None and not isinstance(truncation, (bool, np.bool_)):
+        raise TypeError(f"truncation must be a bool or None, got {type(truncation).__name__} {truncation!r}")
+    out["truncation"] = None if truncation is None else bool(truncation)
+    if not isinstance(out["transcode"], (bool, np.bool_)):
+        value = out["transcode"]
+        raise TypeError(f"transcode must be a bool, got {type(value).__name__} {value!r}")
+    out["transcode"] = bool(out["transcode"])
+    out["padding"] = _normalize_padding(out["padding"])
+    # JSON-friendly numbers (e.g. numpy ints, Fractions) before validating the transcode settings.
+    for key in ("size", "bitrate"):
+        if isinstance(out[key], np.integer):
+            out[key] = int(out[key])
+    fps = out["fps"]
+    if isinstance(fps, Real) and not isinstance(fps, bool) and not isinstance(fps, (int, float)):
+        out["fps"] = int(fps) if float(fps).is_integer() else float(fps)
+    if isinstance(out["keep_audio"], np.bool_):
+        out["keep_audio"] = bool(out["keep_audio"])
+    out["codec"], out["container"] = validate_transcode_settings(**{k: out[k] for k in _TRANSCODE_KEYS})
+    return out
+
+
+class BytesVideoProcessor(BaseVideoProcessor):
+    r"""Video processor for byte-level video models: encoded file bytes in, ``input_ids`` out.
+
+    No frames are decoded. Each video (a path, bytes, a binary file object, or a 1-D uint8
+    array/tensor of encoded bytes — see :func:`read_video_bytes`) becomes the sequence of its file's
+    bytes. With ``transcode=True`` every video is first re-encoded into a canonical format with
+    :func:`transcode_video` (default: the paper's H.264 mp4, shorter side 384 px, 200 kbit/s,
+    25 fps, no audio), so that the model sees consistently encoded files.
+
+    Outputs (:class:`~transformers.BatchFeature`):
+        * ``input_ids`` — ``uint8`` ``[batch, length]``, right-padded with byte 0;
+        * ``attention_mask`` — ``int64`` ``[batch, length]``, 1 for real bytes, 0 for padding.
+
+    All settings (see :class:`BytesVideoKwargs`) are saved to ``video_preprocessor_config.json``
+    by :meth:`save_pretrained`, restored by :meth:`from_pretrained`, and can be overridden per call.
+    Standard transformers video kwargs such as ``num_frames`` or ``do_sample_frames`` (used by the
+    video-classification pipeline) are accepted and ignored; unknown kwargs raise ``TypeError``.
+
+    Example::
+
+        processor = BytesVideoProcessor(max_length=2**20)
+        batch = processor(["a.mp4", "b.mp4"], return_tensors="pt")
+        batch["input_ids"].shape  # (2, min(longest file, 2**20))
+    """
+
+    model_input_names = ["input_ids", "attention_mask"]
+    valid_kwargs = BytesVideoKwargs
+
+    def __init__(
+        self,
+        max_length: int | None = None,
+        truncation: bool | None = None,
+        padding: bool | str = "longest",
+        pad_to_multiple_of: int | None = None,
+        transcode: bool = False,
+        codec: str = CANONICAL_SETTINGS["codec"],
+        container: str = CANONICAL_SETTINGS["container"],
+        size: int = CANONICAL_SETTINGS["size"],
+        bitrate: int = CANONICAL_SETTINGS["bitrate"],
+        fps: int | float = CANONICAL_SETTINGS["fps"],
+        keep_audio: bool = CANONICAL_SETTINGS["keep_audio"],
+        max_input_bytes: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        for key in _METADATA_KEYS:
+            kwargs.pop(key, None)
+        auto_map = kwargs.pop("auto_map", None)
+        unknown = sorted(set(kwargs) - IGNORED_VIDEO_KWARGS)
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__} got unexpected settings {unknown}; valid settings are "
+                f"{list(SETTING_NAMES)}"
+            )
+        settings = _validate_settings(
+            {
+                "max_length": max_length,
+                "truncation": truncation,
+                "padding": padding,
+                "pad_to_multiple_of": pad_to_multiple_of,
+                "transcode": transcode,
+                "codec": codec,
+                "container": container,
+                "size": size,
+                "bitrate": bitrate,
+                "fps": fps,
+                "keep_audio": keep_audio,
+                "max_input_bytes": max_input_bytes,
+            }
+        )
+        # The base class sets an attribute for every key of valid_kwargs (frame options -> None).
+        super().__init__()
+        for key, value in settings.items():
+            setattr(self, key, value)
+        if auto_map is not None:
+            self.auto_map = auto_map
+
+    # The base class would turn `size` into a SizeDict (frame resizing); here it is an int.
+    def _standardize_kwargs(self, **kwargs: Any) -> dict[str, Any]:
+        return kwargs
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The processor's current settings (a copy)."""
+        return {key: copy.deepcopy(getattr(self, key)) for key in SETTING_NAMES}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable settings plus ``video_processor_type`` (and ``auto_map`` when set)."""
+        output = self.settings
+        output["video_processor_type"] = type(self).__name__
+        if getattr(self, "auto_map", None):
+            output["auto_map"] = copy.deepcopy(self.auto_map)
+        return output
+
+    def __call__(self, videos: Any, **kwargs: Any) -> BatchFeature:
+        """Alias of :meth:`preprocess`."""
+        return self.preprocess(videos, **kwargs)
+
+    def preprocess(
+        self,
+        videos: Any,
+        return_tensors: str | None = "pt",
+        max_length: int | None = None,
+        truncation: bool | None = None,
+        padding: bool | str | None = None,
+        pad_to_multiple_of: int | None = None,
+        transcode: bool | None = None,
+        **kwargs: Any,
+    ) -> BatchFeature:
+        """Turn one video or a list of videos into padded byte sequences.
+
+        Args:
+            videos: one video or a list/tuple of videos, each anything :func:`read_video_bytes`
+                accepts.
+            return_tensors: ``"pt"`` (torch tensors, default), ``"np"`` (numpy arrays) or ``None``
+                (lists of 1-D numpy arrays, one per video; with ``padding=False`` these are the
+                unpadded, possibly zero-copy, byte arrays).
+            max_length, truncation, padding, pad_to_multiple_of, transcode: override the processor
+                settings for this call (``None`` = use the setting).
+            **kwargs: per-call overrides of the other settings (``codec``, ``container``, ``size``,
+                ``bitrate``, ``fps``, ``keep_audio``, ``max_input_bytes``) and standard
+                transformers video kwargs, which are ignored (``num_frames``,
+                ``do_sample_frames``, ...) except ``device``, which moves torch outputs.
+
+        Returns:
+            ``BatchFeature`` with ``input_ids`` (uint8 ``[B, L]``) and ``attention_mask``
+            (int64 ``[B, L]``).
+
+        Raises:
+            ValueError: empty batch, a video longer than ``max_length`` with ``truncation=False``,
+                unequal lengths with ``padding=False`` and tensor output, ``padding="max_length"``
+                without ``max_length``, invalid settings, or a video that cannot be transcoded.
+            TypeError: unknown kwargs or unsupported video types.
+            OSError: a video path that does not exist or cannot be read.
+        """
+        unknown = sorted(set(kwargs) - IGNORED_VIDEO_KWARGS - set(SETTING_NAMES))
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__} got unexpected keyword arguments {unknown}; valid ones are "
+                f"{list(SETTING_NAMES) + ['return_tensors']} plus the standard transformers video kwargs "
+                f"(ignored)"
+            )
+        device = kwargs.get("device")
+        overrides = {
+            "max_length": max_length,
+            "truncation": truncation,
+            "padding": padding,
+            "pad_to_multiple_of": pad_to_multiple_of,
+            "transcode": transcode,
+            **{key: kwargs[key] for key in SETTING_NAMES if key in kwargs},
+        }
+        settings = self.settings
+        settings.update({key: value for key, value in overrides.items() if value is not None})
+        settings = _validate_settings(settings)
+        return_tensors = _normalize_return_tensors(return_tensors)
+
+        is_batch = isinstance(videos, (list, tuple))
+        batch = list(videos) if is_batch else [videos]
+        if not batch:
+            raise ValueError("videos is an empty list; pass at least one video")
+        arrays = [
+            self._read_one(video, settings, index=i if is_batch else None) for i, video in enumerate(batch)
+        ]
+        arrays = self._apply_max_length(arrays, settings)
+        return self._pad(arrays, settings, return_tensors, device)
+
+    # ------------------------------------------------------------------ helpers
+
+    @staticmethod
+    def _read_one(video: Any, settings: dict[str, Any], index: int | None) -> np.ndarray:
+        """Bytes of one video, transcoded first if requested; errors are prefixed with the index."""
+        try:
+            if settings["transcode"]:
+                encoded = transcode_video(
+                    video,
+                    **{key: settings[key] for key in _TRANSCODE_KEYS},
+                    max_bytes=settings["max_input_bytes"],
+                )
+                return np.frombuffer(encoded, dtype=np.uint8)
+            return read_video_bytes(video, max_bytes=settings["max_input_bytes"])
+        except (OSError, ValueError, TypeError) as e:
+            if index is None:
+                raise
+            try:
+                wrapped = type(e)(f"videos[{index}]: {e}")
+            except Exception:  # exception types with unusual constructors
+                raise e from None
+            raise wrapped from e
+
+    @staticmethod
+    def _apply_max_length(arrays: list[np.ndarray], settings: dict[str, Any]) -> list[np.ndarray]:
+        max_length = settings["max_length"]
+        if max_length is None:
+            return arrays
+        truncation = settings["truncation"]
+        if truncation is None:
+            truncation = True
+        out = []
+        for i, arr in enumerate(arrays):
+            if arr.size > max_length:
+                if not truncation:
+                    raise ValueError(
+                        f"Video {i} is {arr.size} bytes, longer than max_length={max_length}, and "
+                        f"truncation=False; enable truncation or raise max_length"
+                    )
+                arr = arr[:max_length]  # a view: keeps the first max_length bytes without copying
+            out.append(arr)
+        return out
+
+    @staticmethod
+    def _pad(
+        arrays: list[np.ndarray],
+        settings: dict[str, Any],
+        return_tensors: str | None,
+        device: Any,
+    ) -> BatchFeature:
+        lengths = [int(a.size) for a in arrays]
+        padding = settings["padding"]
+        multiple = settings["pad_to_multiple_of"]
+
+        if padding == "do_not_pad":
+            if return_tensors is None:
+                masks = [np.ones(n, dtype=np.int64) for n in lengths]
+                return BatchFeature({"input_ids": list(arrays), "attention_mask": masks}, tensor_type=None)
+            if len(set(lengths)) > 1:
+                raise ValueError(
+                    f"padding=False requires all videos to have the same length to return tensors, got "
+                    f"lengths {lengths}; use padding='longest' or return_tensors=None"
+                )
+            target = lengths[0]
+        elif padding == "max_length":
+            if settings["max_length"] is None:
+                raise ValueError("padding='max_length' requires max_length to be set")
+            target = settings["max_length"]
+        else:  # longest
+            target = max(lengths)
+        if multiple is not None and padding != "do_not_pad":
+            target = math.ceil(target / multiple) * multiple
+
+        input_ids = np.zeros((len(arrays), target), dtype=np.uint8)
+        attention_mask = np.zeros((len(arrays), target), dtype=np.int64)
+        for row, (arr, n) in enumerate(zip(arrays, lengths)):
+            input_ids[row, :n] = arr
+            attention_mask[row, :n] = 1
+
+        if return_tensors is None:
+            data = {"input_ids": list(input_ids), "attention_mask": list(attention_mask)}
+        elif return_tensors == "np":
+            data = {"input_ids": input_ids, "attention_mask": attention_mask}
+        else:
+            import torch
+
+            data = {
+                "input_ids": torch.from_numpy(input_ids),
+                "attention_mask": torch.from_numpy(attention_mask),
+            }
+            if device is not None:
+                data = {key: value.to(device) for key, value in data.items()}
+        return BatchFeature(data, tensor_type=None)
