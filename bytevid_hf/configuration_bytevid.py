@@ -91,6 +91,12 @@ class BytesVideoConfig(PretrainedConfig):
             tensors when installed, otherwise the torch scan).
         scan_chunk_size (`int`, *optional*, defaults to 64):
             Sequence positions the torch scan processes at once; memory is O(B·D·chunk·N), never O(B·D·L·N).
+        streaming_threshold (`int` or `None`, *optional*, defaults to 2097152):
+            Inference (no autograd) on inputs longer than this many bytes runs chunk by chunk through the streaming
+            path: identical outputs, memory independent of the length, and a tqdm progress bar. ``None`` disables it.
+            transformers' video-classification pipeline therefore handles hour-long videos.
+        streaming_chunk_size (`int`, *optional*, defaults to 32768):
+            Bytes per chunk of the streaming path.
         kwargs:
             Standard [`PretrainedConfig`] arguments, e.g. ``num_labels``, ``id2label``, ``label2id``, ``problem_type``
             (``"single_label_classification"``, ``"multi_label_classification"`` or ``"regression"``).
@@ -126,6 +132,8 @@ class BytesVideoConfig(PretrainedConfig):
         num_frames: int = 16,
         ssm_backend: str = "auto",
         scan_chunk_size: int = 64,
+        streaming_threshold: int | None = 2_097_152,
+        streaming_chunk_size: int = 32768,
         **kwargs,
     ):
         self.vocab_size = vocab_size
@@ -154,6 +162,8 @@ class BytesVideoConfig(PretrainedConfig):
         self.num_frames = num_frames
         self.ssm_backend = ssm_backend
         self.scan_chunk_size = scan_chunk_size
+        self.streaming_threshold = streaming_threshold
+        self.streaming_chunk_size = streaming_chunk_size
         super().__init__(**kwargs)
         self.validate_architecture()
 
@@ -168,6 +178,9 @@ class BytesVideoConfig(PretrainedConfig):
         for name in ("hidden_size", "num_levels", "layers_per_level", "state_size", "conv_kernel", "expand"):
             positive_int(name)
         positive_int("scan_chunk_size")
+        positive_int("streaming_chunk_size")
+        if self.streaming_threshold is not None:
+            positive_int("streaming_threshold")
         positive_int("level_width_multiplier")
         positive_int("pooling_attention_heads")
         positive_int("pool_size", minimum=2)

@@ -24,7 +24,8 @@ class BytesVideoModelOutput(ModelOutput):
 
     Args:
         last_hidden_state (`torch.FloatTensor` of shape `(batch_size, last_level_length, output_size)`):
-            The last level after the final norm. ``last_level_length = ceil(L / total_pool_factor)``.
+            The last level after the final norm. ``last_level_length = ceil(L / total_pool_factor)``. ``None`` when
+            an inference input longer than ``config.streaming_threshold`` was processed by the streaming path.
         pooler_output (`torch.FloatTensor` of shape `(batch_size, output_size)`):
             Masked mean of ``last_hidden_state`` over real positions: the video representation.
         attention_mask (`torch.BoolTensor` of shape `(batch_size, last_level_length)`):
@@ -195,6 +196,16 @@ class BytesVideoModel(BytesVideoPreTrainedModel):
             )
             return output if return_dict else output.to_tuple()
 
+        threshold = self.config.streaming_threshold
+        if (
+            threshold is not None
+            and input_ids.shape[1] > threshold
+            and not torch.is_grad_enabled()
+            and not output_hidden_states
+        ):
+            output = self._forward_streamed(input_ids, mask)
+            return output if return_dict else output.to_tuple()
+
         # Pad to a multiple of the total pooling factor so every pooling window is complete.
         factor = self.config.total_pool_factor
         pad = (-input_ids.shape[1]) % factor
@@ -299,6 +310,24 @@ class BytesVideoModel(BytesVideoPreTrainedModel):
             total = last if total is None else total + last
             count += 1
         return (total / count).to(self.norm_f.weight.dtype)
+
+    def _forward_streamed(self, input_ids: torch.Tensor, mask: torch.Tensor) -> BytesVideoModelOutput:
+        """Inference on long inputs: each video's real bytes go through the streaming path (same result as the full
+        forward, activation memory bounded by ``config.streaming_chunk_size``). ``last_hidden_state`` is not kept."""
+        from tqdm.auto import tqdm
+
+        chunk_size = self.config.streaming_chunk_size
+        lengths = mask.sum(1).tolist()
+        pooled = []
+        with tqdm(total=sum(lengths), unit="B", unit_scale=True, desc="bytevid (streaming)") as bar:
+            for row, length in enumerate(lengths):
+                cache = BytesVideoCache.empty(self.config)
+                for start in range(0, length, chunk_size):
+                    end = min(start + chunk_size, length)
+                    self.stream_step(input_ids[row : row + 1, start:end], cache)
+                    bar.update(end - start)
+                pooled.append(self.stream_pooled_output(cache))
+        return BytesVideoModelOutput(pooler_output=torch.cat(pooled, 0), attention_mask=None)
 
     @torch.no_grad()
     def stream(self, source, chunk_size: int = 32768, progress: bool = True, max_bytes: int | None = None):

@@ -100,3 +100,18 @@ def test_iter_byte_chunks_recuts_to_chunk_size():
     assert np.concatenate(chunks).tobytes() == b"a" * 10 + bytes([7] * 25) + bytes([9] * 3)
     with pytest.raises(ValueError, match="chunk_size"):
         list(iter_byte_chunks(b"abc", 0))
+
+
+def test_long_inference_inputs_switch_to_streaming_automatically(capsys):
+    torch.manual_seed(0)
+    config = BytesVideoConfig.from_preset("bytes-micro", num_labels=3, streaming_threshold=500, streaming_chunk_size=128)
+    model = BytesVideoForClassification(config).eval()
+    ids = torch.randint(0, 256, (2, 1500), dtype=torch.uint8)
+    mask = torch.ones_like(ids, dtype=torch.long)
+    mask[1, 1100:] = 0
+    with torch.no_grad():
+        streamed = model(ids, attention_mask=mask).logits
+        assert "bytevid (streaming)" in capsys.readouterr().err  # progress bar for long inputs
+        model.config.streaming_threshold = None
+        full = model(ids, attention_mask=mask).logits
+    torch.testing.assert_close(streamed, full, atol=1e-4, rtol=0)
