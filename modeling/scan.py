@@ -9,11 +9,12 @@ Two implementations live here:
 
 * :func:`selective_scan_reference` — the naive sequential loop, one position at a time. Slow; it is the independent
   reference the tests compare against.
-* :func:`selective_scan` — this package's chunked scan. It walks the sequence in chunks of ``chunk_size`` positions and
-  solves each chunk in closed form with cumulative sums (below), so the largest temporary is O(B·E·chunk·N) and never
-  O(B·E·L·N). Backward is a custom autograd function that stores only the inputs and one state per chunk and
-  recomputes each chunk in reverse order with the adjoint recurrence (also in closed form), so training memory is
-bounded the same way.
+* :func:`selective_scan` — this package's scan. On CPU it runs the C kernel described at the end when that is
+  available; otherwise (and on every other device) the chunked torch scan: it walks the sequence in chunks of
+  ``chunk_size`` positions and solves each chunk in closed form with cumulative sums (below), so the largest temporary
+  is O(B·E·chunk·N) and never O(B·E·L·N). Backward is a custom autograd function that stores only the inputs and one
+  state per chunk and recomputes each chunk in reverse order with the adjoint recurrence (also in closed form), so
+  training memory is bounded the same way.
 
 Closed form of one chunk. With S_t = Σ_{s≤t} Δ_s·A (cumulative log decay inside the chunk, S_t ≤ 0) and
 X_s = Δ_s·B_s·u_s:
@@ -24,11 +25,22 @@ exp(−S_s) grows with the decay inside the chunk; when the total decay of a chu
 split in halves (recursively, down to single steps, where the formula is exact), so fp32 never overflows, whatever Δ.
 The equivalent state-passing view — a chunk needs only the previous chunk's final state — is the same algebra as the
 sequence-parallel state correction of the paper (Eq. 1–4), which lives in ``bytevid_hf.parallel``.
+
+C path (CPU). For fp32 CPU tensors :func:`selective_scan` calls a plain C kernel (``csrc/selective_scan.c``, compiled
+on first use with the system C compiler into a per-user cache and loaded with ctypes; see :mod:`.scan_kernel`). Its
+forward walks the sequence step by step for every (batch, channel) pair in parallel (OpenMP) with the N states in
+registers, storing the state every 64 positions; its backward recomputes those blocks in reverse and runs the adjoint
+recurrence of :func:`_scan_chunk_backward` step by step, reducing over channels in a fixed order, so results match
+the reference and do not depend on the thread count. When no compiler is available or the build fails, one warning is
+logged and the chunked torch scan (:class:`_ChunkedSelectiveScan`, the portable path, also used on GPUs without
+mamba-ssm) runs instead. ``BYTEVID_SCAN_KERNEL=torch`` forces the torch scan, ``=c`` requires the C kernel.
 """
 
 from __future__ import annotations
 
 import torch
+
+from . import scan_kernel
 
 # exp(60) ≈ 1.1e26: products with inputs of size up to ~1e12 stay finite in fp32.
 _MAX_LOG_DECAY = 60.0
@@ -208,7 +220,8 @@ def selective_scan(u, delta, A, B, C, initial_state=None, chunk_size: int = 64):
         A: (E, N) state matrix (negative: ``-exp(A_log)``).
         B, C: (B, N, L) input-dependent input and output projections.
         initial_state: optional (B, E, N) state before position 0 (e.g. carried from a previous chunk of the video).
-        chunk_size: positions solved at once; peak temporary memory is about 6·B·E·chunk_size·N floats.
+        chunk_size: positions solved at once by the torch path; its peak temporary memory is about
+            6·B·E·chunk_size·N floats. The C kernel (CPU) ignores it: it keeps one state per 64 positions.
 
     Returns:
         ``(y, final_state)``: y (B, E, L) in fp32 and the state after the last position, (B, E, N) in fp32.
@@ -224,6 +237,8 @@ def selective_scan(u, delta, A, B, C, initial_state=None, chunk_size: int = 64):
         initial_state = initial_state.float()
     if u.shape[-1] == 0:
         return u.new_zeros(u.shape), initial_state
+    if scan_kernel.use_c_kernel(u, delta, A, B, C, initial_state):
+        return scan_kernel.c_selective_scan(u, delta, A, B, C, initial_state)
     return _ChunkedSelectiveScan.apply(u, delta, A, B, C, initial_state, int(chunk_size))
 
 

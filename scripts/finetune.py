@@ -10,7 +10,12 @@ Example:
         --num_train_epochs 5 --per_device_train_batch_size 8 --learning_rate 1e-3
 """
 
+import os
 import sys
+
+# Must precede the first `import torch`: with OpenMP's default (spinning) wait policy, idle threads burn the cores at
+# every barrier and this many-small-ops workload runs up to 100x slower whenever another process shares the CPU.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from transformers import HfArgumentParser, TrainingArguments
 

@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 def test_demo_runs_end_to_end_in_short_mode(tmp_path):
     out = tmp_path / "demo"
     cmd = [sys.executable, str(REPO / "scripts" / "demo.py"), "--output_dir", str(out), "--train_videos", "16",
-           "--test_videos", "8", "--minutes", "0.05", "--show", "2", "--num_proc", "1"]
+           "--test_videos", "8", "--max_steps", "3", "--show", "2", "--num_proc", "1"]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     results = json.loads((out / "results.json").read_text())
