@@ -176,8 +176,8 @@ def _compile(cc: list[str], cflags: list[str], ldflags: list[str], target: Path)
 
 def _load(target: Path) -> ctypes.CDLL:
     # libgomp reads OMP_WAIT_POLICY once, when it is first loaded. Its default lets idle threads spin at barriers,
-    # which makes the kernel many times slower when the cores are shared with other processes (measured: 7.3 s
-    # instead of 0.37 s for a forward+backward at L=4096). Sleep at barriers instead, unless the user chose a policy;
+    # which makes the kernel many times slower when the cores are shared with other processes. Sleep at barriers
+    # instead, unless the user chose a policy;
     # the environment is restored right after loading.
     previous = os.environ.get("OMP_WAIT_POLICY")
     if previous is None:

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 # Must precede the first `import torch`: with OpenMP's default (spinning) wait policy, idle threads burn the cores at
-# every barrier and this many-small-ops workload runs up to 100x slower whenever another process shares the CPU.
+# every barrier and this many-small-ops workload slows down dramatically whenever another process shares the CPU.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 REPO = Path(__file__).resolve().parents[1]
