@@ -175,18 +175,7 @@ def _compile(cc: list[str], cflags: list[str], ldflags: list[str], target: Path)
 
 
 def _load(target: Path) -> ctypes.CDLL:
-    # libgomp reads OMP_WAIT_POLICY once, when it is first loaded. Its default lets idle threads spin at barriers,
-    # which makes the kernel many times slower when the cores are shared with other processes. Sleep at barriers
-    # instead, unless the user chose a policy;
-    # the environment is restored right after loading.
-    previous = os.environ.get("OMP_WAIT_POLICY")
-    if previous is None:
-        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
-    try:
-        lib = ctypes.CDLL(str(target))
-    finally:
-        if previous is None:
-            os.environ.pop("OMP_WAIT_POLICY", None)
+    lib = ctypes.CDLL(str(target))
     _declare(lib)
     if lib.bv_abi_version() != _ABI_VERSION:
         raise RuntimeError(f"ABI version {lib.bv_abi_version()} != {_ABI_VERSION}")
