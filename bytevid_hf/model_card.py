@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from importlib import resources
 from pathlib import Path
@@ -56,18 +57,11 @@ def write_model_card(checkpoint_dir: str | os.PathLike, metrics: dict[str, float
     weights = checkpoint_dir / "model.safetensors"
     if weights.is_file():
         with safe_open(str(weights), framework="pt") as f:
-            num_parameters = sum(_prod(f.get_slice(k).get_shape()) for k in f.keys())
+            num_parameters = sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys())
     text = render_model_card(config, metrics, str(checkpoint_dir), dataset_name, notes, num_parameters)
     path = checkpoint_dir / "README.md"
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def _prod(shape) -> int:
-    total = 1
-    for n in shape:
-        total *= int(n)
-    return total
 
 
 __all__ = ["render_model_card", "write_model_card"]

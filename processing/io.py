@@ -164,30 +164,25 @@ def _from_memoryview(view: memoryview, desc: str) -> np.ndarray:
     return np.frombuffer(view.cast("B") if view.ndim != 1 or view.format != "B" else view, dtype=np.uint8)
 
 
-def _from_numpy(video: np.ndarray, desc: str) -> np.ndarray:
-    if video.dtype != np.uint8:
-        raise TypeError(
-            f"Video {desc} must have dtype uint8 (the encoded file's bytes), got dtype {video.dtype}"
-        )
+def _check_byte_array(video: Any, desc: str, dtype_ok: bool, dtype_name: str) -> None:
+    """A numpy array or torch tensor of encoded bytes must be 1-D with dtype uint8."""
+    if not dtype_ok:
+        raise TypeError(f"Video {desc} must have dtype {dtype_name} (the encoded file's bytes), got {video.dtype}")
     if video.ndim != 1:
         raise ValueError(
             f"Video {desc} must be 1-D (the encoded file's bytes), got {video.ndim} dimensions "
             f"with shape {tuple(video.shape)}"
         )
+
+
+def _from_numpy(video: np.ndarray, desc: str) -> np.ndarray:
+    _check_byte_array(video, desc, video.dtype == np.uint8, "uint8")
     return video
 
 
 def _from_tensor(video: Any, desc: str) -> np.ndarray:
     torch = _torch_module()
-    if video.dtype != torch.uint8:
-        raise TypeError(
-            f"Video {desc} must have dtype torch.uint8 (the encoded file's bytes), got {video.dtype}"
-        )
-    if video.ndim != 1:
-        raise ValueError(
-            f"Video {desc} must be 1-D (the encoded file's bytes), got {video.ndim} dimensions "
-            f"with shape {tuple(video.shape)}"
-        )
+    _check_byte_array(video, desc, video.dtype == torch.uint8, "torch.uint8")
     try:
         if video.device.type == "cpu":
             return video.detach().numpy()  # zero-copy view of the tensor's storage
