@@ -91,12 +91,18 @@ class BytesVideoConfig(PretrainedConfig):
             tensors when installed, otherwise the torch scan).
         scan_chunk_size (`int`, *optional*, defaults to 64):
             Sequence positions the torch scan processes at once; memory is O(B·D·chunk·N), never O(B·D·L·N).
+        mixer_block_size (`int`, *optional*, defaults to 4096):
+            Positions each Mamba layer processes at once on the torch/C path (the state is carried between blocks, so
+            outputs are identical). Smaller blocks keep temporaries in cache; under autograd each block is
+            checkpointed, so a layer's training memory is O(L·D) plus O(block). ``0`` processes the whole sequence in
+            one pass.
         streaming_threshold (`int` or `None`, *optional*, defaults to 2097152):
             Inference (no autograd) on inputs longer than this many bytes runs chunk by chunk through the streaming
             path: identical outputs, memory independent of the length, and a tqdm progress bar. ``None`` disables it.
             transformers' video-classification pipeline therefore handles hour-long videos.
-        streaming_chunk_size (`int`, *optional*, defaults to 32768):
-            Bytes per chunk of the streaming path.
+        streaming_chunk_size (`int`, *optional*, defaults to 8192):
+            Bytes per chunk of the streaming path and the default of ``stream(chunk_size=...)``. Small chunks keep every
+            level's temporaries in cache, which is faster on CPU than large ones.
         kwargs:
             Standard [`PretrainedConfig`] arguments, e.g. ``num_labels``, ``id2label``, ``label2id``, ``problem_type``
             (``"single_label_classification"``, ``"multi_label_classification"`` or ``"regression"``).
@@ -132,8 +138,9 @@ class BytesVideoConfig(PretrainedConfig):
         num_frames: int = 16,
         ssm_backend: str = "auto",
         scan_chunk_size: int = 64,
+        mixer_block_size: int = 4096,
         streaming_threshold: int | None = 2_097_152,
-        streaming_chunk_size: int = 32768,
+        streaming_chunk_size: int = 8192,
         **kwargs,
     ):
         self.vocab_size = vocab_size
@@ -162,6 +169,7 @@ class BytesVideoConfig(PretrainedConfig):
         self.num_frames = num_frames
         self.ssm_backend = ssm_backend
         self.scan_chunk_size = scan_chunk_size
+        self.mixer_block_size = mixer_block_size
         self.streaming_threshold = streaming_threshold
         self.streaming_chunk_size = streaming_chunk_size
         super().__init__(**kwargs)
@@ -179,6 +187,7 @@ class BytesVideoConfig(PretrainedConfig):
             positive_int(name)
         positive_int("scan_chunk_size")
         positive_int("streaming_chunk_size")
+        positive_int("mixer_block_size", minimum=0)  # 0 = one pass over the whole sequence
         if self.streaming_threshold is not None:
             positive_int("streaming_threshold")
         positive_int("level_width_multiplier")

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import initialization as init
 from transformers.activations import ACT2FN
+from torch.utils.checkpoint import checkpoint
 from transformers.modeling_layers import GradientCheckpointingLayer
 
 from .scan import cuda_backend_available, load_cuda_kernels, selective_scan
@@ -127,13 +128,41 @@ class BytesVideoMambaMixer(nn.Module):
         return_state: bool = False,
     ) -> tuple[torch.Tensor, MambaLayerState | None]:
         """hidden_states: (B, L, D). ``state`` continues a previous call (streaming). Returns (B, L, D) and the new
-        state when ``return_state``."""
+        state when ``return_state``.
+
+        On the torch/C path, sequences longer than ``config.mixer_block_size`` run block by block, each block starting
+        from the previous block's conv and SSM state (exactly the same result as one pass). Every temporary is then
+        O(block) instead of O(L), which keeps them in cache (faster on CPU) and, under autograd, each block is
+        checkpointed: only its input and its starting state are kept, and its intermediates are recomputed during
+        backward, so training memory per layer is O(L·D) for the input plus O(block) — not ~20 (B, L, E) tensors.
+        """
+        if state is None and not return_state and self._use_cuda_kernels(hidden_states, state):
+            return self._forward_cuda_kernels(hidden_states), None
+        block = self.config.mixer_block_size
+        length = hidden_states.shape[1]
+        if not block or length <= block:
+            return self._forward_block(hidden_states, state, return_state)
+        track_grad = torch.is_grad_enabled() and (
+            hidden_states.requires_grad or any(p.requires_grad for p in self.parameters())
+        )
+        outputs = []  # (B, block, D) each
+        for start in range(0, length, block):
+            piece = hidden_states[:, start : start + block]
+            need_state = return_state or start + block < length
+            if track_grad:
+                out, state = checkpoint(self._forward_block, piece, state, need_state, use_reentrant=False)
+            else:
+                out, state = self._forward_block(piece, state, need_state)
+            outputs.append(out)
+        return torch.cat(outputs, dim=1), (state if return_state else None)
+
+    def _forward_block(
+        self, hidden_states: torch.Tensor, state: MambaLayerState | None, return_state: bool
+    ) -> tuple[torch.Tensor, MambaLayerState | None]:
+        """One pass of the torch/C path over (B, T, D), from ``state`` (or zeros)."""
         batch, length, _ = hidden_states.shape
         projected = self.in_proj(hidden_states).transpose(1, 2)  # (B, 2E, L)
         x, gate = projected.chunk(2, dim=1)  # (B, E, L) each
-
-        if self._use_cuda_kernels(hidden_states, state) and not return_state:
-            return self._forward_cuda_kernels(x, gate), None
 
         # Causal depthwise conv: the previous positions come from the carried state, else zeros.
         kernel = self.conv_kernel_size
@@ -165,9 +194,10 @@ class BytesVideoMambaMixer(nn.Module):
         return out, new_state
 
 
-    def _forward_cuda_kernels(self, x: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
-        """mamba-ssm path on CUDA tensors: x, gate (B, E, L) → (B, L, D). Same math as the torch path."""
+    def _forward_cuda_kernels(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        """mamba-ssm path on CUDA tensors: (B, L, D) → (B, L, D), from a zero state. Same math as the torch path."""
         causal_conv1d_fn, selective_scan_fn = load_cuda_kernels()
+        x, gate = self.in_proj(hidden_states).transpose(1, 2).chunk(2, dim=1)  # (B, E, L) each
         weight = self.conv1d.weight.view(self.intermediate_size, self.conv_kernel_size)
         x = causal_conv1d_fn(x.contiguous(), weight, self.conv1d.bias, activation=self.activation)
         ssm_params = self.x_proj(x.transpose(1, 2))  # (B, L, R + 2N)

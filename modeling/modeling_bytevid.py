@@ -330,18 +330,19 @@ class BytesVideoModel(BytesVideoPreTrainedModel):
         return BytesVideoModelOutput(pooler_output=torch.cat(pooled, 0), attention_mask=None)
 
     @torch.no_grad()
-    def stream(self, source, chunk_size: int = 32768, progress: bool = True, max_bytes: int | None = None):
+    def stream(self, source, chunk_size: int | None = None, progress: bool = True, max_bytes: int | None = None):
         """Encode a video of any length in constant memory and return its representation.
 
         ``source`` is a path, ``bytes``, a binary file object, a uint8 array/tensor, or an iterable of uint8 chunks.
-        The bytes are read ``chunk_size`` at a time and never held in memory all at once (except when ``source``
-        itself is in memory). Returns a [`BytesVideoModelOutput`] whose ``pooler_output`` (1, D_last) equals
+        The bytes are read ``chunk_size`` at a time (default ``config.streaming_chunk_size``) and never held in memory
+        all at once (except when ``source`` itself is in memory). Returns a [`BytesVideoModelOutput`] whose ``pooler_output`` (1, D_last) equals
         ``forward`` on the whole sequence, and whose ``cache`` can continue the stream.
         """
         from tqdm.auto import tqdm
 
         from ..processing.chunks import iter_byte_chunks, total_length
 
+        chunk_size = self.config.streaming_chunk_size if chunk_size is None else chunk_size
         cache = BytesVideoCache.empty(self.config)
         device = self.embeddings.weight.device
         with tqdm(total=total_length(source), unit="B", unit_scale=True, desc="bytevid stream", disable=not progress) as bar:
@@ -401,7 +402,7 @@ class BytesVideoForClassification(BytesVideoPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
     @torch.no_grad()
-    def stream(self, source, chunk_size: int = 32768, progress: bool = True, max_bytes: int | None = None):
+    def stream(self, source, chunk_size: int | None = None, progress: bool = True, max_bytes: int | None = None):
         """Classify a video of any length in constant memory (see [`BytesVideoModel.stream`]).
 
         Returns a [`BytesVideoClassifierOutput`] whose ``logits`` (1, num_labels) equal ``forward`` on the whole video.

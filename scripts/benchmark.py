@@ -1153,7 +1153,7 @@ def parse_args(argv=None):
     parser.add_argument("--video-minutes", default=None, help='section b video lengths (default "0.1667,1,5,10")')
     parser.add_argument("--clip-bytes", type=int, default=None,
                         help="section b one-clip input for bytes-tiny (default 262144; 4096 with --quick)")
-    parser.add_argument("--chunk-size", type=int, default=32768, help="bytes per chunk of model.stream")
+    parser.add_argument("--chunk-size", type=int, default=8192, help="bytes per chunk of model.stream")
     parser.add_argument("--skip-long", action="store_true", help="drop bytes-tiny video lengths above 1 minute")
     parser.add_argument("--videomae-attn", default="sdpa", choices=("sdpa", "eager"),
                         help="VideoMAE attention implementation (default sdpa)")
