@@ -20,6 +20,14 @@ register_auto_classes()
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name):  # training helpers load transformers' Trainer machinery only when asked for
+    if name in ("SequenceParallelStateCallback", "TimeBudgetCallback"):
+        from . import callbacks
+
+        return getattr(callbacks, name)
+    raise AttributeError(f"module 'bytevid_hf' has no attribute {name!r}")
+
 __all__ = [
     "BytesVideoConfig",
     "BytesVideoClassifierOutput",
@@ -31,6 +39,8 @@ __all__ = [
     "CANONICAL_SETTINGS",
     "PRESETS",
     "PRESET_LEARNING_RATES",
+    "SequenceParallelStateCallback",
+    "TimeBudgetCallback",
     "read_video_bytes",
     "register_auto_classes",
     "transcode_video",

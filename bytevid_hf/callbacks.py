@@ -32,3 +32,66 @@ class TimeBudgetCallback(TrainerCallback):
 
 
 __all__ = ["TimeBudgetCallback"]
+
+
+class SequenceParallelStateCallback(TrainerCallback):
+    """Long-video training with ``Trainer``: state carry between the sub-sequences of a video, optional sequence
+    parallelism, and logging of the state correction.
+
+    Use with :class:`bytevid_hf.parallel.SubsequenceDataset` (+ ``collate_subsequences``),
+    ``per_device_train_batch_size=1`` and ``gradient_accumulation_steps=num_subsequences``: the K micro-batches of
+    one optimizer step are then the K consecutive pieces of one video. The callback
+
+    * switches the model to state-carry mode at ``on_train_begin`` (each training forward starts from the previous
+      micro-batch's final layer states, detached: truncated backpropagation through time) and back at the end;
+    * resets the carried state at every optimizer step (``on_step_begin``): a new video starts from zero states
+      (the rows' ``subsequence_index`` does the same inside the model, whichever comes first);
+    * with ``sequence_parallel=True`` (or ``None`` = whenever torch.distributed runs more than one process) makes the
+      model sequence-parallel over ``process_group`` (default: the Trainer's world); DDP's gradient averaging then
+      yields the single-process gradient. Build the dataset with ``replicas=world_size`` so all ranks see the same
+      piece;
+    * adds ``sp_state_correction_rms`` / ``sp_local_output_rms`` (means over the layers since the last log) to the
+      Trainer's logs.
+    """
+
+    def __init__(self, sequence_parallel: bool | None = None, process_group=None):
+        self.sequence_parallel = sequence_parallel
+        self.process_group = process_group
+        self.context = None
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        import torch.distributed as dist
+
+        from .parallel import enable_sequence_parallel, enable_state_carry
+
+        if model is None:
+            raise ValueError("SequenceParallelStateCallback needs the model (Trainer passes it to callbacks)")
+        enable_state_carry(model, True)
+        distributed = dist.is_available() and dist.is_initialized() and dist.get_world_size(self.process_group) > 1
+        want = distributed if self.sequence_parallel is None else self.sequence_parallel
+        if want:
+            if not distributed:
+                raise RuntimeError("SequenceParallelStateCallback(sequence_parallel=True) needs torch.distributed "
+                                   "with more than one process (launch with torchrun or accelerate launch)")
+            self.context = enable_sequence_parallel(model, self.process_group)
+            self.context.record_stats = True
+
+    def on_step_begin(self, args, state, control, model=None, **kwargs):
+        from .parallel import reset_carried_state
+
+        if model is not None:
+            reset_carried_state(model)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self.context is None or logs is None or not self.context.correction_stats:
+            return
+        stats = self.context.correction_stats
+        logs["sp_state_correction_rms"] = sum(c for c, _ in stats) / len(stats)
+        logs["sp_local_output_rms"] = sum(o for _, o in stats) / len(stats)
+        stats.clear()
+
+    def on_train_end(self, args, state, control, model=None, **kwargs):
+        from .parallel import enable_state_carry
+
+        if model is not None:
+            enable_state_carry(model, False)

@@ -83,6 +83,8 @@ class BytesVideoMambaMixer(nn.Module):
         self.A_log = nn.Parameter(torch.empty(self.intermediate_size, self.ssm_state_size))
         self.D = nn.Parameter(torch.empty(self.intermediate_size))
         self.out_proj = nn.Linear(self.intermediate_size, hidden_size, bias=config.use_bias)
+        # Sequence-parallel context (bytevid_hf.parallel); None = ordinary single-process layer.
+        self.sequence_parallel = None
 
     @torch.no_grad()
     def init_mamba_weights(self, num_residual_blocks: int) -> None:
@@ -136,6 +138,8 @@ class BytesVideoMambaMixer(nn.Module):
         checkpointed: only its input and its starting state are kept, and its intermediates are recomputed during
         backward, so training memory per layer is O(L·D) for the input plus O(block) — not ~20 (B, L, E) tensors.
         """
+        if self.sequence_parallel is not None:  # set by bytevid_hf.parallel.enable_sequence_parallel
+            return self.sequence_parallel.mixer_forward(self, hidden_states, state, return_state)
         if state is None and not return_state and self._use_cuda_kernels(hidden_states, state):
             return self._forward_cuda_kernels(hidden_states), None
         block = self.config.mixer_block_size
@@ -157,9 +161,15 @@ class BytesVideoMambaMixer(nn.Module):
         return torch.cat(outputs, dim=1), (state if return_state else None)
 
     def _forward_block(
-        self, hidden_states: torch.Tensor, state: MambaLayerState | None, return_state: bool
+        self,
+        hidden_states: torch.Tensor,
+        state: MambaLayerState | None,
+        return_state: bool,
+        extras: dict | None = None,
     ) -> tuple[torch.Tensor, MambaLayerState | None]:
-        """One pass of the torch/C path over (B, T, D), from ``state`` (or zeros)."""
+        """One pass of the torch/C path over (B, T, D), from ``state`` (or zeros). When ``extras`` is a dict it
+        receives ``delta`` (B, E, T), ``A`` (E, N), ``C`` (B, N, T) and ``gate`` (B, E, T), which the sequence-parallel
+        state correction needs."""
         batch, length, _ = hidden_states.shape
         projected = self.in_proj(hidden_states).transpose(1, 2)  # (B, 2E, L)
         x, gate = projected.chunk(2, dim=1)  # (B, E, L) each
@@ -187,6 +197,8 @@ class BytesVideoMambaMixer(nn.Module):
             initial_state=None if state is None else state.ssm_state,
             chunk_size=self.config.scan_chunk_size,
         )  # y: (B, E, L) fp32
+        if extras is not None:
+            extras.update(delta=delta, A=A, C=C.transpose(1, 2), gate=gate)
         y = y + x.float() * self.D.float()[:, None]
         y = (y * self.act(gate.float())).to(hidden_states.dtype)
         out = self.out_proj(y.transpose(1, 2))  # (B, L, D)

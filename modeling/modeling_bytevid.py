@@ -14,7 +14,7 @@ from transformers.utils import ModelOutput
 
 from ..configuration_bytevid import BytesVideoConfig
 from .cache import BytesVideoCache
-from .mamba import BytesVideoMambaBlock, BytesVideoMambaMixer, BytesVideoRMSNorm
+from .mamba import BytesVideoMambaBlock, BytesVideoMambaMixer, BytesVideoRMSNorm, MambaLayerState
 from .pooling import BytesVideoPooling
 
 
@@ -152,6 +152,12 @@ class BytesVideoModel(BytesVideoPreTrainedModel):
         )
         self.norm_f = BytesVideoRMSNorm(widths[-1], eps=config.layer_norm_epsilon)
         self.gradient_checkpointing = False
+        # Sequence parallelism (bytevid_hf.parallel.enable_sequence_parallel); None = single process.
+        self.sequence_parallel = None
+        # Sub-sequence training with state carry (SequenceParallelStateCallback / enable_state_carry): while
+        # `carry_states` is set, each training forward starts from `carried_states` and stores its final states.
+        self.carry_states = False
+        self.carried_states = None
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:
@@ -184,6 +190,9 @@ class BytesVideoModel(BytesVideoPreTrainedModel):
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         input_ids, mask = prepare_byte_inputs(input_ids, attention_mask)
         if use_cache or cache is not None:
+            if self.sequence_parallel is not None:
+                raise ValueError("streaming (cache/use_cache) is not supported in sequence-parallel mode: "
+                                 "call bytevid_hf.parallel.disable_sequence_parallel(model) first")
             if not bool(mask.all()):
                 raise ValueError(
                     "with cache/use_cache every byte of the chunk must be real (attention_mask all ones): "
@@ -202,30 +211,23 @@ class BytesVideoModel(BytesVideoPreTrainedModel):
             and input_ids.shape[1] > threshold
             and not torch.is_grad_enabled()
             and not output_hidden_states
+            and self.sequence_parallel is None
         ):
             output = self._forward_streamed(input_ids, mask)
             return output if return_dict else output.to_tuple()
 
-        # Pad to a multiple of the total pooling factor so every pooling window is complete.
-        factor = self.config.total_pool_factor
-        pad = (-input_ids.shape[1]) % factor
-        if pad:
-            input_ids = nn.functional.pad(input_ids, (0, pad))
-            mask = nn.functional.pad(mask, (0, pad))
-
-        # uint8 indices are converted for the lookup only; padded positions embed as zeros.
-        hidden = self.embeddings(input_ids.to(torch.int32)) * mask.unsqueeze(-1).to(self.embeddings.weight.dtype)
-        all_hidden = (hidden,) if output_hidden_states else None
-        for level, blocks in enumerate(self.levels):
-            for block in blocks:
-                hidden, _ = block(hidden)  # (B, L_i, D_i)
-            if output_hidden_states:
-                all_hidden = all_hidden + (hidden,)
-            if level < len(self.poolers):
-                hidden, mask = self.poolers[level](hidden, mask)  # (B, L_i / L_s, D_{i+1})
-        hidden = self.norm_f(hidden)
-        weights = mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)  # (B, D_N)
+        carry = self.carry_states and self.training
+        hidden, pooled, mask, all_hidden, new_states = self._encode(
+            input_ids,
+            mask,
+            layer_states=self.carried_states if carry else None,
+            return_layer_states=carry,
+            output_hidden_states=output_hidden_states,
+        )
+        if carry:  # truncated backpropagation through time: the next sub-sequence starts from these, detached
+            self.carried_states = [
+                [MambaLayerState(s.conv_state.detach(), s.ssm_state.detach()) for s in level] for level in new_states
+            ]
 
         if not return_dict:
             return tuple(v for v in (hidden, pooled, mask, all_hidden) if v is not None)
@@ -233,6 +235,58 @@ class BytesVideoModel(BytesVideoPreTrainedModel):
             last_hidden_state=hidden, pooler_output=pooled, attention_mask=mask, hidden_states=all_hidden
         )
 
+
+    def _encode(
+        self,
+        input_ids: torch.Tensor,
+        mask: torch.Tensor,
+        layer_states: list[list[MambaLayerState | None]] | None = None,
+        return_layer_states: bool = False,
+        output_hidden_states: bool = False,
+    ):
+        """The full (non-streaming) forward on validated, right-padded (B, L) ids and bool mask.
+
+        ``layer_states[level][block]`` are the states before the first byte (a previous sub-sequence's); with
+        ``return_layer_states`` the states after the last position are returned too. Under sequence parallelism the
+        inputs are the full batch: this rank keeps its shard and the final mean pool is all-reduced.
+        Returns ``(last_hidden, pooled, last_mask, all_hidden, new_states)``.
+        """
+        context = self.sequence_parallel
+        if context is not None:
+            from ..parallel.sequence_parallel import shard_sequence
+
+            context.check_same_input(input_ids)
+            align = self.config.pool_size**self.config.num_levels
+            input_ids, mask = shard_sequence(input_ids, mask, context.rank, context.world_size, align=align)
+        else:
+            # Pad to a multiple of the total pooling factor so every pooling window is complete.
+            pad = (-input_ids.shape[1]) % self.config.total_pool_factor
+            if pad:
+                input_ids = nn.functional.pad(input_ids, (0, pad))
+                mask = nn.functional.pad(mask, (0, pad))
+
+        # uint8 indices are converted for the lookup only; padded positions embed as zeros.
+        hidden = self.embeddings(input_ids.to(torch.int32)) * mask.unsqueeze(-1).to(self.embeddings.weight.dtype)
+        all_hidden = (hidden,) if output_hidden_states else None
+        new_states = []
+        for level, blocks in enumerate(self.levels):
+            level_states = []
+            for index, block in enumerate(blocks):
+                state = None if layer_states is None else layer_states[level][index]
+                hidden, new_state = block(hidden, state=state, return_state=return_layer_states)  # (B, L_i, D_i)
+                level_states.append(new_state)
+            new_states.append(level_states)
+            if output_hidden_states:
+                all_hidden = all_hidden + (hidden,)
+            if level < len(self.poolers):
+                hidden, mask = self.poolers[level](hidden, mask)  # (B, L_i / L_s, D_{i+1})
+        hidden = self.norm_f(hidden)
+        weights = mask.unsqueeze(-1).to(hidden.dtype)
+        total, count = (hidden * weights).sum(1), weights.sum(1)  # (B, D_N), (B, 1)
+        if context is not None:
+            total, count = context.all_reduce_sum(total), context.all_reduce_sum(count.detach())
+        pooled = total / count.clamp(min=1.0)  # (B, D_N)
+        return hidden, pooled, mask, all_hidden, (new_states if return_layer_states else None)
 
     # ----------------------------------------------------------------------------------------------------------------
     # Streaming: constant memory in the video length
@@ -359,6 +413,9 @@ class BytesVideoForClassification(BytesVideoPreTrainedModel):
     """[`BytesVideoModel`] with a masked mean pool and a Linear head: single-label (cross-entropy), multi-label (BCE)
     or regression (MSE), chosen by ``config.problem_type`` the way transformers does."""
 
+    # forward ignores `num_items_in_batch`: Trainer must scale the loss by the gradient-accumulation steps itself.
+    accepts_loss_kwargs = False
+
     def __init__(self, config: BytesVideoConfig):
         super().__init__(config)
         self.num_labels = config.num_labels
@@ -380,8 +437,19 @@ class BytesVideoForClassification(BytesVideoPreTrainedModel):
         **kwargs,
     ) -> BytesVideoClassifierOutput | tuple:
         """Classify (B, L) byte sequences; with ``use_cache``/``cache`` (alias ``cache_params``) stream chunks as
-        [`BytesVideoModel.forward`] does, the logits then being those of everything seen so far."""
+        [`BytesVideoModel.forward`] does, the logits then being those of everything seen so far.
+
+        ``subsequence_index`` (from ``bytevid_hf.parallel.SubsequenceDataset``): in state-carry mode, 0 starts a new
+        video from zero states."""
         return_dict = return_dict if return_dict is not None else self.config.return_dict
+        subsequence_index = kwargs.pop("subsequence_index", None)
+        if subsequence_index is not None and self.bytevid.carry_states:
+            starts = torch.as_tensor(subsequence_index).flatten() == 0
+            if bool(starts.any()) and not bool(starts.all()):
+                raise ValueError(f"subsequence_index {subsequence_index.tolist()} mixes new videos with continuing "
+                                 "ones in one batch; every row of a batch must be at the same sub-sequence")
+            if bool(starts.all()):
+                self.bytevid.carried_states = None
         outputs = self.bytevid(
             input_ids,
             attention_mask=attention_mask,

@@ -1,0 +1,95 @@
+"""Run by tests/test_parallel.py under torchrun (gloo, CPU): sequence-parallel logits and gradients vs the
+single-process run on the full sequence. Exits non-zero with a message on any mismatch."""
+
+import os
+import sys
+
+import torch
+import torch.distributed as dist
+
+from bytevid_hf import BytesVideoConfig, BytesVideoForClassification
+from bytevid_hf.parallel import (
+    average_sequence_parallel_gradients,
+    disable_sequence_parallel,
+    enable_sequence_parallel,
+    train_with_state_carry,
+)
+
+RTOL, ATOL = 1e-4, 1e-5
+
+
+def build(pooling):
+    """bytes-micro with long-memory SSMs (slow decay) and an O(1) head, so that states crossing a shard boundary
+    change the logits and gradients far beyond the tolerance (without the state correction this test fails)."""
+    torch.manual_seed(0)
+    config = BytesVideoConfig.from_preset("bytes-micro", num_labels=3, pooling=pooling, mixer_block_size=0)
+    model = BytesVideoForClassification(config)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if name.endswith("A_log"):
+                param.uniform_(-5.0, -3.0)  # A in [-0.05, -0.007]: states last thousands of positions
+            if name.endswith("dt_proj.bias"):
+                param.fill_(-3.0)  # Δ = softplus(-3) ≈ 0.05
+            if name.endswith("x_proj.weight"):
+                param.normal_(0.0, 0.5)  # B and C of order 1: the state term C·h matters next to D·u
+        model.classifier.weight.normal_(0.0, 1.0)
+    return model
+
+
+def grads_of(model):
+    return {n: p.grad.detach().clone() for n, p in model.named_parameters()}
+
+
+def compare(what, got, expected):
+    try:
+        torch.testing.assert_close(got, expected, rtol=RTOL, atol=ATOL)
+    except AssertionError as exc:
+        raise AssertionError(f"rank {dist.get_rank()}: {what}: {exc}") from None
+
+
+def main():
+    pooling, length, subsequences = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo")
+    g = torch.Generator().manual_seed(1)
+    ids = torch.randint(0, 256, (2, length), generator=g, dtype=torch.uint8)
+    mask = torch.ones(2, length, dtype=torch.long)
+    mask[1, int(length * 0.7):] = 0  # batch > 1 with right padding
+    labels = torch.tensor([1, 2])
+
+    model = build(pooling)
+    with torch.no_grad():
+        ref_hidden = model.bytevid(ids, attention_mask=mask).last_hidden_state  # (2, L_last, D)
+    if subsequences == 1:
+        reference = model(ids, attention_mask=mask, labels=labels)
+        reference.loss.backward()
+        ref_logits = reference.logits.detach()
+    else:
+        train_with_state_carry(model, ids[:1], mask[:1], labels[:1], subsequences)
+        ref_logits = None
+    ref_grads = grads_of(model)
+    model.zero_grad()
+
+    enable_sequence_parallel(model)
+    with torch.no_grad():  # this rank's shard of the last level equals the same positions of the full run
+        shard = model.bytevid(ids, attention_mask=mask).last_hidden_state
+        start = dist.get_rank() * shard.shape[1]
+        overlap = max(0, min(shard.shape[1], ref_hidden.shape[1] - start))
+        compare("last hidden state", shard[:, :overlap], ref_hidden[:, start : start + overlap])
+    if subsequences == 1:
+        out = model(ids, attention_mask=mask, labels=labels)
+        compare("logits", out.logits.detach(), ref_logits)
+        out.loss.backward()
+    else:
+        train_with_state_carry(model, ids[:1], mask[:1], labels[:1], subsequences)
+    average_sequence_parallel_gradients(model)
+    for name, grad in grads_of(model).items():
+        compare(f"grad {name}", grad, ref_grads[name])
+    disable_sequence_parallel(model)
+    dist.barrier()
+    dist.destroy_process_group()
+    print(f"rank {os.environ.get('RANK')}: OK", flush=True)
+
+
+if __name__ == "__main__":
+    main()
