@@ -144,11 +144,11 @@ class BytesVideoMambaMixer(nn.Module):
             return self._forward_cuda_kernels(hidden_states), None
         block = self.config.mixer_block_size
         length = hidden_states.shape[1]
-        if not block or length <= block:
-            return self._forward_block(hidden_states, state, return_state)
         track_grad = torch.is_grad_enabled() and (
             hidden_states.requires_grad or any(p.requires_grad for p in self.parameters())
         )
+        if not block or (length <= block and not track_grad):
+            return self._forward_block(hidden_states, state, return_state)
         outputs = []  # (B, block, D) each
         for start in range(0, length, block):
             piece = hidden_states[:, start : start + block]

@@ -55,6 +55,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / "benchmarks" / "results"
 RESULT_MARKER = "BENCHMARK_RESULT "
 READY_MARKER = "BENCHMARK_WORKER_READY"
+MALLOC_MMAP_THRESHOLD = 1 << 20  # glibc: allocations >= 1 MiB are mmap-ed and unmapped on free (see --help)
 STARTUP_ALLOWANCE_S = 180.0  # interpreter start + imports + kernel load; not counted in the per-measurement limit
 
 HIDDEN, EXPAND, STATE, CONV_KERNEL, DT_RANK = 256, 2, 16, 4, 16
@@ -457,6 +458,9 @@ def run_worker(spec: dict, timeout: float, threads: int | None, mem_limit_bytes:
     """Run one measurement in a fresh process; returns its result dict (status ok/does_not_fit/timeout/error)."""
     spec = dict(spec, timeout_s=timeout, threads=threads, mem_limit_bytes=mem_limit_bytes)
     env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    if MALLOC_MMAP_THRESHOLD:  # freed activations go back to the OS, so peak RSS tracks live memory
+        env.setdefault("MALLOC_MMAP_THRESHOLD_", str(MALLOC_MMAP_THRESHOLD))
     env.update(spec.pop("env", {}) or {})
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)]
     start = time.monotonic()
@@ -1003,6 +1007,11 @@ def make_markdown(results: dict) -> str:
              "(time.perf_counter); peak RSS is that process's `ru_maxrss` (imports, model and inputs included). "
              "Timeouts, memory failures and skips are shown as such; no number is extrapolated except where a row "
              "says *predicted*.", ""]
+    threshold = meta.get("args", {}).get("malloc_mmap_threshold")
+    if threshold:
+        lines += [f"Workers run with `MALLOC_MMAP_THRESHOLD_={threshold}` (glibc): freed activations are returned to "
+                  "the OS, so peak RSS measures live memory rather than heap retention (`--malloc-mmap-threshold 0` "
+                  "for glibc's default).", ""]
     found = _collect(results)
     baselines = [r["baseline_rss_mb"] for r in found if r.get("baseline_rss_mb")]
     if baselines:
@@ -1160,6 +1169,9 @@ def parse_args(argv=None):
     parser.add_argument("--mem-limit-gb", type=float, default=None,
                         help="address-space limit of every worker in GiB (default: min(20, 85%% of RAM))")
     parser.add_argument("--threads", type=int, default=None, help="torch threads in the workers (default: torch's)")
+    parser.add_argument("--malloc-mmap-threshold", type=int, default=MALLOC_MMAP_THRESHOLD,
+                        help="MALLOC_MMAP_THRESHOLD_ of the workers (default 1 MiB: freed activations return to the "
+                             "OS, so peak RSS measures live memory rather than glibc heap retention; 0 = glibc default)")
     args = parser.parse_args(argv)
     if args.worker:
         return args
@@ -1185,6 +1197,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.worker:
         return worker_main(args.worker)
+    global MALLOC_MMAP_THRESHOLD
+    MALLOC_MMAP_THRESHOLD = args.malloc_mmap_threshold
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     machine = machine_info()
