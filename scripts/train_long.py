@@ -1,0 +1,127 @@
+#!/usr/bin/env python
+"""Train a bytevid classifier on multi-million-byte videos: sub-sequences with state carry, optionally sequence-parallel.
+
+Each optimizer step sees ONE video, cut into --num_subsequences consecutive aligned pieces that run as the
+gradient-accumulation micro-batches, each continuing the previous piece's (detached) layer states
+(SequenceParallelStateCallback). Activation memory is that of one piece; under torchrun / accelerate launch with
+several processes, every piece is also sharded across the ranks (sequence parallelism with state correction).
+
+Examples:
+    # one process, videos from class subfolders, 8 pieces per video
+    python scripts/train_long.py --data_dir videos/ --preset bytes-tiny --num_subsequences 8 \
+        --output_dir out --num_train_epochs 1 --learning_rate 5e-5 --logging_steps 1
+
+    # 4 CPU processes (gloo), each holding a quarter of every piece
+    torchrun --nproc-per-node 4 scripts/train_long.py --data_dir videos/ --preset bytes-micro \
+        --num_subsequences 4 --output_dir out --max_steps 100
+
+    # memory/throughput check on random bytes (not a video task): 2 "videos" of 2,000,000 bytes
+    python scripts/train_long.py --random_videos 2 --random_length 2000000 --preset bytes-micro \
+        --num_subsequences 8 --output_dir /tmp/long --max_steps 2
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# Before the first `import torch`: idle OpenMP threads must not spin when processes share the cores.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from dataclasses import dataclass, field  # noqa: E402
+
+import torch  # noqa: E402
+from transformers import HfArgumentParser, Trainer, TrainingArguments  # noqa: E402
+
+from bytevid_hf import BytesVideoConfig, BytesVideoForClassification, BytesVideoProcessor  # noqa: E402
+from bytevid_hf.callbacks import SequenceParallelStateCallback  # noqa: E402
+from bytevid_hf.parallel import SubsequenceDataset, collate_subsequences  # noqa: E402
+
+
+@dataclass
+class LongVideoArguments:
+    """Data and model for long-video training."""
+
+    data_dir: str | None = field(default=None, metadata={"help": "folder of class subfolders of videos"})
+    dataset_path: str | None = field(
+        default=None, metadata={"help": "datasets.save_to_disk folder with a binary 'video' and a 'label' column"}
+    )
+    random_videos: int = field(default=0, metadata={"help": "use N random byte strings instead (memory/speed check)"})
+    random_length: int = field(default=1_000_000, metadata={"help": "bytes per random video"})
+    preset: str = field(default="bytes-tiny", metadata={"help": "architecture preset for a new model"})
+    model_name_or_path: str | None = field(default=None, metadata={"help": "start from a saved bytevid checkpoint"})
+    num_subsequences: int = field(default=8, metadata={"help": "K: pieces per video (gradient accumulation steps)"})
+    max_bytes: int | None = field(default=None, metadata={"help": "truncate every video to this many bytes"})
+    sequence_parallel: bool | None = field(
+        default=None, metadata={"help": "shard pieces across processes (default: when more than one process runs)"}
+    )
+
+
+def load_rows(args: LongVideoArguments):
+    """[{'input_ids': uint8 tensor, 'labels': int}], class names."""
+    if args.random_videos:
+        g = torch.Generator().manual_seed(0)
+        rows = [{"input_ids": torch.randint(0, 256, (args.random_length,), generator=g, dtype=torch.uint8),
+                 "labels": i % 2} for i in range(args.random_videos)]
+        return rows, ["a", "b"]
+    import datasets
+
+    from bytevid_hf.training import load_video_folder
+
+    if args.data_dir:
+        data = load_video_folder(args.data_dir)
+    elif args.dataset_path:
+        data = datasets.load_from_disk(args.dataset_path)
+    else:
+        raise SystemExit("train_long.py: give --data_dir, --dataset_path or --random_videos")
+    names = data.features["label"].names if hasattr(data.features["label"], "names") else None
+    rows = []
+    for row in data:
+        ids = torch.frombuffer(bytearray(row["video"]), dtype=torch.uint8)
+        rows.append({"input_ids": ids[: args.max_bytes] if args.max_bytes else ids, "labels": int(row["label"])})
+    return rows, names or sorted({str(r["labels"]) for r in rows})
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not any(a.startswith("--per_device_train_batch_size") for a in argv):
+        argv += ["--per_device_train_batch_size", "1"]  # one video per step (TrainingArguments' default is 8)
+    parser = HfArgumentParser((LongVideoArguments, TrainingArguments))
+    args, training_args = parser.parse_args_into_dataclasses(args=argv)
+    k = args.num_subsequences
+    if training_args.per_device_train_batch_size != 1:
+        raise SystemExit("train_long.py trains one video per step: use --per_device_train_batch_size 1")
+    if training_args.gradient_accumulation_steps not in (1, k):
+        raise SystemExit(f"--gradient_accumulation_steps must equal --num_subsequences ({k}) or be left at 1")
+    training_args.gradient_accumulation_steps = k
+    training_args.remove_unused_columns = False
+
+    rows, names = load_rows(args)
+    if args.model_name_or_path:
+        model = BytesVideoForClassification.from_pretrained(args.model_name_or_path)
+    else:
+        config = BytesVideoConfig.from_preset(args.preset, num_labels=len(names),
+                                              id2label=dict(enumerate(names)), label2id={n: i for i, n in enumerate(names)})
+        model = BytesVideoForClassification(config)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    parallel = world > 1 if args.sequence_parallel is None else args.sequence_parallel
+    align = model.config.pool_size**model.config.num_levels
+    dataset = SubsequenceDataset(rows, k, align=align, seed=training_args.seed, replicas=world if parallel else 1)
+    if training_args.max_steps <= 0:  # an iterable dataset needs max_steps: one step per video and epoch
+        training_args.max_steps = max(1, int(training_args.num_train_epochs * len(rows)))
+    trainer = Trainer(
+        model=model,
+        args=training_args,
+        train_dataset=dataset,
+        data_collator=collate_subsequences,
+        callbacks=[SequenceParallelStateCallback(sequence_parallel=parallel)],
+    )
+    result = trainer.train()
+    trainer.save_model()
+    if trainer.is_world_process_zero():
+        BytesVideoProcessor().save_pretrained(training_args.output_dir)
+    return result
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
