@@ -86,8 +86,11 @@ class SequenceParallelStateCallback(TrainerCallback):
         if self.context is None or logs is None or not self.context.correction_stats:
             return
         stats = self.context.correction_stats
-        logs["sp_state_correction_rms"] = sum(c for c, _ in stats) / len(stats)
-        logs["sp_local_output_rms"] = sum(o for _, o in stats) / len(stats)
+        extra = {"sp_state_correction_rms": sum(c for c, _ in stats) / len(stats),
+                 "sp_local_output_rms": sum(o for _, o in stats) / len(stats)}
+        logs.update(extra)  # printed / reported
+        if state.log_history and state.log_history[-1].get("step") == state.global_step:
+            state.log_history[-1].update(extra)  # Trainer copied `logs` into the history before the callbacks ran
         stats.clear()
 
     def on_train_end(self, args, state, control, model=None, **kwargs):

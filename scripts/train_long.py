@@ -31,7 +31,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from dataclasses import dataclass, field  # noqa: E402
 
 import torch  # noqa: E402
-from transformers import HfArgumentParser, Trainer, TrainingArguments  # noqa: E402
+from transformers import HfArgumentParser, Trainer, TrainingArguments, set_seed  # noqa: E402
 
 from bytevid_hf import BytesVideoConfig, BytesVideoForClassification, BytesVideoProcessor  # noqa: E402
 from bytevid_hf.callbacks import SequenceParallelStateCallback  # noqa: E402
@@ -97,6 +97,7 @@ def main(argv=None):
     training_args.remove_unused_columns = False
 
     rows, names = load_rows(args)
+    set_seed(training_args.seed)  # the same initial weights on every rank and in every rerun
     if args.model_name_or_path:
         model = BytesVideoForClassification.from_pretrained(args.model_name_or_path)
     else:
@@ -118,6 +119,7 @@ def main(argv=None):
     )
     result = trainer.train()
     trainer.save_model()
+    trainer.save_state()  # trainer_state.json: the log history (losses, sp_state_correction_rms)
     if trainer.is_world_process_zero():
         BytesVideoProcessor().save_pretrained(training_args.output_dir)
     return result

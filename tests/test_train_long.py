@@ -45,3 +45,49 @@ def test_train_long_rejects_mismatched_accumulation(tmp_path):
         assert "gradient_accumulation_steps" in str(exc)
     else:
         raise AssertionError("a gradient_accumulation_steps different from num_subsequences must be refused")
+
+
+def _train_long_cli(out, nproc, extra=()):
+    """Run scripts/train_long.py on two random "videos" of 6,000 bytes, K=2, two plain SGD steps (Adam would turn
+    float-rounding differences of near-zero gradients into full-size updates)."""
+    import os
+    import subprocess
+
+    args = ["--random_videos", "2", "--random_length", "6000", "--preset", "bytes-micro", "--num_subsequences", "2",
+            "--output_dir", str(out), "--max_steps", "2", "--learning_rate", "0.5", "--logging_steps", "1",
+            "--report_to", "none", "--save_strategy", "no", "--use_cpu", "--disable_tqdm", "true", "--seed", "0",
+            "--max_grad_norm", "0", "--optim", "sgd", *extra]
+    launcher = [sys.executable, str(SCRIPT)] if nproc == 1 else [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}", str(SCRIPT),
+        "--ddp_backend", "gloo"]
+    env = dict(os.environ, OMP_NUM_THREADS="1", BYTEVID_SCAN_THREADS="1")
+    proc = subprocess.run(launcher + args, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
+
+
+def test_train_long_under_torchrun_matches_one_process(tmp_path):
+    """torchrun with 2 gloo processes: Trainer + SequenceParallelStateCallback shard every piece across the ranks
+    (the logged state-correction statistic shows the ranks exchanged states), and the trained weights equal a
+    single-process run with the same data, seed and steps."""
+    import json
+
+    from safetensors.torch import load_file
+
+    _train_long_cli(tmp_path / "one", 1)
+    _train_long_cli(tmp_path / "two", 2)
+    one = load_file(tmp_path / "one" / "model.safetensors")
+    two = load_file(tmp_path / "two" / "model.safetensors")
+    assert one.keys() == two.keys()
+    from transformers import set_seed
+
+    set_seed(0)
+    start = BytesVideoForClassification(
+        BytesVideoForClassification.config_class.from_pretrained(tmp_path / "one")).state_dict()
+    assert any(not torch.equal(one[k], start[k]) for k in one if k in start), "training did not change the weights"
+    for name in one:
+        torch.testing.assert_close(two[name], one[name], rtol=1e-4, atol=1e-5, msg=lambda m, n=name: f"{n}: {m}")
+    logs = json.loads((tmp_path / "two" / "trainer_state.json").read_text())["log_history"]
+    corrections = [entry["sp_state_correction_rms"] for entry in logs if "sp_state_correction_rms" in entry]
+    assert corrections and all(c > 0 for c in corrections), logs
+    single_logs = json.loads((tmp_path / "one" / "trainer_state.json").read_text())["log_history"]
+    assert not any("sp_state_correction_rms" in entry for entry in single_logs)
