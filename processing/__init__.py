@@ -7,10 +7,19 @@ Public API:
 * :func:`read_video_bytes` — any supported input -> 1-D ``uint8`` numpy array of the file's bytes.
 * :func:`transcode_video` — re-encode a video into a canonical format (PyAV, in memory).
 * :data:`CANONICAL_SETTINGS` — the paper's format (H.264 mp4, 384 px, 200 kbps, 25 fps, no audio).
+* :class:`~bytevid_hf.processing.augment.VideoAugmenter` — RGB-space augmentation re-encoded to bytes.
 """
 
+from .augment import VideoAugmenter, byte_difference
 from .io import read_video_bytes
 from .transcode import CANONICAL_SETTINGS, transcode_video
 from .video_processor import BytesVideoProcessor
 
-__all__ = ["BytesVideoProcessor", "read_video_bytes", "transcode_video", "CANONICAL_SETTINGS"]
+__all__ = [
+    "BytesVideoProcessor",
+    "read_video_bytes",
+    "transcode_video",
+    "CANONICAL_SETTINGS",
+    "VideoAugmenter",
+    "byte_difference",
+]

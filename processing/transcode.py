@@ -31,6 +31,7 @@ __all__ = [
     "SUPPORTED_CODECS",
     "SUPPORTED_CONTAINERS",
     "validate_transcode_settings",
+    "encode_frames",
 ]
 
 #: The paper's canonical format: H.264 in mp4, shorter side 384 px, 200 kbit/s, 25 fps, no audio.
@@ -506,3 +507,85 @@ def _transcode(
     if not result:
         raise ValueError(f"Could not transcode video {desc}: the encoder produced no output")
     return result
+
+
+def encode_frames(
+    frames: Any,
+    *,
+    fps: Real = 25,
+    codec: str = "h264",
+    container: str = "mp4",
+    bitrate: int = 200_000,
+    encoder_options: dict[str, str] | None = None,
+    audio: Any = None,
+    audio_bitrate: int = 64_000,
+) -> bytes:
+    """Encode RGB frames into a video file in memory, with the same encoder settings as :func:`transcode_video`.
+
+    Args:
+        frames: ``uint8`` array or tensor ``(T, H, W, 3)`` (RGB). H and W must be even (yuv420p).
+        fps: constant frame rate of the output.
+        codec, container, bitrate, encoder_options: as for :func:`transcode_video`.
+        audio: optional ``(sample_rate, samples)`` with ``samples`` a float32 array ``(channels, S)`` in [-1, 1]
+            (1 or 2 channels), stored as AAC (mp4/mov/mkv) or Opus (webm) from time 0.
+        audio_bitrate: audio bitrate in bits per second.
+
+    Returns:
+        The encoded file as ``bytes`` (reproducible: single-threaded encoder, bitexact muxer).
+    """
+    import numpy as np
+
+    codec, container = validate_transcode_settings(
+        codec=codec, container=container, size=2, bitrate=bitrate, fps=fps, keep_audio=audio is not None
+    )
+    frames = frames.numpy() if hasattr(frames, "numpy") else np.asarray(frames)
+    if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3 or frames.shape[0] == 0:
+        raise ValueError(f"frames must be a non-empty uint8 array (T, H, W, 3), got {frames.dtype} {frames.shape}")
+    height, width = frames.shape[1:3]
+    if height % 2 or width % 2:
+        raise ValueError(f"frame height and width must be even for yuv420p, got {height}x{width}")
+    fps_frac = Fraction(fps).limit_denominator(1_000_000)
+    encoder = SUPPORTED_CODECS[codec]
+    buf = io.BytesIO()
+    with quiet_ffmpeg_logs():
+        with av.open(buf, "w", format=SUPPORTED_CONTAINERS[container], options={"fflags": "+bitexact"}) as out:
+            stream = out.add_stream(encoder, rate=fps_frac, options=_encoder_options(encoder, encoder_options))
+            stream.width, stream.height = width, height
+            stream.pix_fmt = "yuv420p"
+            stream.bit_rate = bitrate
+            stream.codec_context.time_base = Fraction(1) / fps_frac
+            stream.codec_context.thread_count = 1
+            audio_stream = None
+            if audio is not None:
+                rate, samples = audio
+                samples = np.ascontiguousarray(np.asarray(samples, dtype=np.float32))
+                if samples.ndim != 2 or samples.shape[0] not in (1, 2):
+                    raise ValueError(f"audio samples must be (channels, S) with 1 or 2 channels, got {samples.shape}")
+                audio_encoder = _AUDIO_ENCODERS[container]
+                out_rate = 48000 if audio_encoder == "libopus" or rate not in _AAC_RATES else int(rate)
+                audio_stream = out.add_stream(audio_encoder, rate=out_rate)
+                audio_stream.layout = "mono" if samples.shape[0] == 1 else "stereo"
+                audio_stream.bit_rate = audio_bitrate
+            for index, rgb in enumerate(frames):
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24").reformat(
+                    format="yuv420p")
+                frame.pts = index
+                frame.time_base = stream.codec_context.time_base
+                for packet in stream.encode(frame):
+                    out.mux(packet)
+            for packet in stream.encode(None):
+                out.mux(packet)
+            if audio_stream is not None:
+                layout = "mono" if samples.shape[0] == 1 else "stereo"
+                step = 1024
+                for start in range(0, samples.shape[1], step):
+                    piece = samples[:, start : start + step]
+                    frame = av.AudioFrame.from_ndarray(piece, format="fltp", layout=layout)
+                    frame.sample_rate = int(rate)
+                    frame.pts = start
+                    frame.time_base = Fraction(1, int(rate))
+                    for packet in audio_stream.encode(frame):
+                        out.mux(packet)
+                for packet in audio_stream.encode(None):
+                    out.mux(packet)
+    return buf.getvalue()

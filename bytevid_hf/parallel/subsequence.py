@@ -83,7 +83,7 @@ def train_with_state_carry(model, input_ids, attention_mask, labels, num_subsequ
         for ids, mask in pieces:
             loss = model(ids, attention_mask=mask, labels=labels).loss / num_subsequences
             loss.backward()
-            total += float(loss)
+            total += float(loss.detach())
     finally:
         enable_state_carry(model, was)
     return total
