@@ -7,13 +7,17 @@
 
 from .configuration_bytevid import PRESET_LEARNING_RATES, PRESETS, BytesVideoConfig
 from .modeling import (
+    BytesVideoCausalLMOutput,
     BytesVideoClassifierOutput,
+    BytesVideoForCausalLM,
     BytesVideoForClassification,
+    BytesVideoForRGBReconstruction,
     BytesVideoModel,
     BytesVideoModelOutput,
     BytesVideoPreTrainedModel,
+    BytesVideoRGBReconstructionOutput,
 )
-from .processing import CANONICAL_SETTINGS, BytesVideoProcessor, read_video_bytes, transcode_video
+from .processing import CANONICAL_SETTINGS, BytesVideoProcessor, VideoAugmenter, read_video_bytes, transcode_video
 from .auto import register_auto_classes
 
 register_auto_classes()
@@ -30,8 +34,12 @@ def __getattr__(name):  # training helpers load transformers' Trainer machinery 
 
 __all__ = [
     "BytesVideoConfig",
+    "BytesVideoCausalLMOutput",
+    "BytesVideoForCausalLM",
     "BytesVideoClassifierOutput",
     "BytesVideoForClassification",
+    "BytesVideoForRGBReconstruction",
+    "BytesVideoRGBReconstructionOutput",
     "BytesVideoModel",
     "BytesVideoModelOutput",
     "BytesVideoPreTrainedModel",
@@ -41,6 +49,7 @@ __all__ = [
     "PRESET_LEARNING_RATES",
     "SequenceParallelStateCallback",
     "TimeBudgetCallback",
+    "VideoAugmenter",
     "read_video_bytes",
     "register_auto_classes",
     "transcode_video",

@@ -3,7 +3,8 @@
 Called once by ``import bytevid_hf``; registering again is a no-op. After it:
 
 * ``AutoConfig`` knows ``model_type="bytevid"``;
-* ``AutoModel`` → :class:`BytesVideoModel`, ``AutoModelForVideoClassification`` → :class:`BytesVideoForClassification`;
+* ``AutoModel`` → :class:`BytesVideoModel`, ``AutoModelForVideoClassification`` → :class:`BytesVideoForClassification`,
+  ``AutoModelForCausalLM`` → :class:`BytesVideoForCausalLM` (next-byte pre-training);
 * ``AutoVideoProcessor`` → :class:`BytesVideoProcessor`;
 * transformers' own ``pipeline("video-classification")`` lists the model as supported (it checks a name table).
 """
@@ -13,13 +14,14 @@ from __future__ import annotations
 from transformers import (
     AutoConfig,
     AutoModel,
+    AutoModelForCausalLM,
     AutoModelForVideoClassification,
     AutoVideoProcessor,
 )
 from transformers.models.auto import modeling_auto
 
 from .configuration_bytevid import BytesVideoConfig
-from .modeling import BytesVideoForClassification, BytesVideoModel
+from .modeling import BytesVideoForCausalLM, BytesVideoForClassification, BytesVideoModel
 
 
 def register_auto_classes() -> None:
@@ -29,6 +31,7 @@ def register_auto_classes() -> None:
     AutoConfig.register(BytesVideoConfig.model_type, BytesVideoConfig, exist_ok=True)
     AutoModel.register(BytesVideoConfig, BytesVideoModel, exist_ok=True)
     AutoModelForVideoClassification.register(BytesVideoConfig, BytesVideoForClassification, exist_ok=True)
+    AutoModelForCausalLM.register(BytesVideoConfig, BytesVideoForCausalLM, exist_ok=True)
     AutoVideoProcessor.register(BytesVideoConfig, BytesVideoProcessor, exist_ok=True)
     # The pipeline's check_model_type() reads this name table, not the registry; without the entry it logs a
     # spurious "not supported" error for a model it then runs correctly.

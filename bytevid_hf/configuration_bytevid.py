@@ -103,6 +103,19 @@ class BytesVideoConfig(PretrainedConfig):
         streaming_chunk_size (`int`, *optional*, defaults to 8192):
             Bytes per chunk of the streaming path and the default of ``stream(chunk_size=...)``. Small chunks keep every
             level's temporaries in cache, which is faster on CPU than large ones.
+        reconstruction_tokens (`tuple[int, int, int]`, *optional*, defaults to `(5, 8, 8)`):
+            (F', H', W') of [`BytesVideoForRGBReconstruction`] (RGB-reconstruction pre-training, paper Table 10): the
+            last level is attention-pooled by F'·H'·W' learned queries into a grid of that many tokens, which the
+            decoder upsamples to the frames. Each entry must not exceed the matching output size. Stored as a list in
+            ``config.json`` and read back as a tuple.
+        reconstruction_frames (`int`, *optional*, defaults to 10):
+            Number of RGB frames [`BytesVideoForRGBReconstruction`] reconstructs (evenly spaced over the clip, see
+            ``bytevid_hf.processing.frames.sample_frames``).
+        reconstruction_size (`int`, *optional*, defaults to 128):
+            Height and width of each reconstructed frame (square).
+        reconstruction_hidden_size (`int`, *optional*, defaults to 64):
+            Width (channels) of the reconstruction decoder at the token grid; each upsampling stage halves it, down to
+            no less than ``min(16, reconstruction_hidden_size)``.
         kwargs:
             Standard [`PretrainedConfig`] arguments, e.g. ``num_labels``, ``id2label``, ``label2id``, ``problem_type``
             (``"single_label_classification"``, ``"multi_label_classification"`` or ``"regression"``).
@@ -141,6 +154,10 @@ class BytesVideoConfig(PretrainedConfig):
         mixer_block_size: int = 4096,
         streaming_threshold: int | None = 2_097_152,
         streaming_chunk_size: int = 8192,
+        reconstruction_tokens: tuple[int, int, int] | list[int] = (5, 8, 8),
+        reconstruction_frames: int = 10,
+        reconstruction_size: int = 128,
+        reconstruction_hidden_size: int = 64,
         **kwargs,
     ):
         self.vocab_size = vocab_size
@@ -172,6 +189,13 @@ class BytesVideoConfig(PretrainedConfig):
         self.mixer_block_size = mixer_block_size
         self.streaming_threshold = streaming_threshold
         self.streaming_chunk_size = streaming_chunk_size
+        # JSON has no tuples: config.json stores a list, which is read back as a tuple here (same value either way).
+        self.reconstruction_tokens = (
+            tuple(reconstruction_tokens) if isinstance(reconstruction_tokens, (list, tuple)) else reconstruction_tokens
+        )
+        self.reconstruction_frames = reconstruction_frames
+        self.reconstruction_size = reconstruction_size
+        self.reconstruction_hidden_size = reconstruction_hidden_size
         super().__init__(**kwargs)
         self.validate_architecture()
 
@@ -201,6 +225,7 @@ class BytesVideoConfig(PretrainedConfig):
             raise ValueError(f"BytesVideoConfig.ssm_backend must be one of {SSM_BACKENDS}, got {self.ssm_backend!r}")
         if self.time_step_rank != "auto":
             positive_int("time_step_rank")
+        self._validate_reconstruction()
         if self.pooling == "attention":
             for width in self.level_widths[:-1]:
                 if width % self.pooling_attention_heads:
@@ -208,6 +233,30 @@ class BytesVideoConfig(PretrainedConfig):
                         f"BytesVideoConfig.pooling_attention_heads={self.pooling_attention_heads} must divide every "
                         f"pooled level width {self.level_widths[:-1]}"
                     )
+
+    def _validate_reconstruction(self) -> None:
+        """The RGB-reconstruction head's settings (``reconstruction_*``)."""
+        for name in ("reconstruction_frames", "reconstruction_size", "reconstruction_hidden_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"BytesVideoConfig.{name} must be an integer >= 1, got {value!r}")
+        tokens = self.reconstruction_tokens
+        if (
+            not isinstance(tokens, (tuple, list))
+            or len(tokens) != 3
+            or any(isinstance(t, bool) or not isinstance(t, int) or t < 1 for t in tokens)
+        ):
+            raise ValueError(
+                "BytesVideoConfig.reconstruction_tokens must be three integers >= 1 (frames F', height H', width W' "
+                f"of the token grid), got {tokens!r}"
+            )
+        limits = (self.reconstruction_frames, self.reconstruction_size, self.reconstruction_size)
+        if any(t > limit for t, limit in zip(tokens, limits)):
+            raise ValueError(
+                f"BytesVideoConfig.reconstruction_tokens={tokens} must not exceed the reconstructed video's "
+                f"(reconstruction_frames, reconstruction_size, reconstruction_size) = {limits}: the decoder only "
+                "upsamples"
+            )
 
     # ----------------------------------------------------------------------------------------------------------------
     # Derived quantities

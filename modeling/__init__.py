@@ -8,12 +8,18 @@ from .modeling_bytevid import (
     BytesVideoModelOutput,
     BytesVideoPreTrainedModel,
 )
+from .modeling_causal import BytesVideoCausalLMOutput, BytesVideoForCausalLM
+from .modeling_rgb import BytesVideoForRGBReconstruction, BytesVideoRGBReconstructionOutput
 from .pooling import BytesVideoPooling
 from .scan import cuda_backend_available, selective_scan, selective_scan_reference
 
 __all__ = [
+    "BytesVideoCausalLMOutput",
     "BytesVideoClassifierOutput",
+    "BytesVideoForCausalLM",
     "BytesVideoForClassification",
+    "BytesVideoForRGBReconstruction",
+    "BytesVideoRGBReconstructionOutput",
     "BytesVideoMambaBlock",
     "BytesVideoMambaMixer",
     "BytesVideoModel",

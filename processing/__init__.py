@@ -8,10 +8,14 @@ Public API:
 * :func:`transcode_video` — re-encode a video into a canonical format (PyAV, in memory).
 * :data:`CANONICAL_SETTINGS` — the paper's format (H.264 mp4, 384 px, 200 kbps, 25 fps, no audio).
 * :class:`~bytevid_hf.processing.augment.VideoAugmenter` — RGB-space augmentation re-encoded to bytes.
+* :func:`encode_jpeg` / :func:`video_to_jpeg_bytes` — JPEG-bytes inputs (``BytesVideoProcessor(input_format="jpeg")``).
+* :func:`sample_frames` / :class:`RGBReconstructionCollator` — RGB targets for reconstruction pre-training.
 """
 
 from .augment import VideoAugmenter, byte_difference
+from .frames import RGBReconstructionCollator, sample_frames
 from .io import read_video_bytes
+from .jpeg import encode_jpeg, frames_to_jpeg_bytes, split_jpeg_stream, video_to_jpeg_bytes
 from .transcode import CANONICAL_SETTINGS, transcode_video
 from .video_processor import BytesVideoProcessor
 
@@ -22,4 +26,10 @@ __all__ = [
     "CANONICAL_SETTINGS",
     "VideoAugmenter",
     "byte_difference",
+    "encode_jpeg",
+    "frames_to_jpeg_bytes",
+    "split_jpeg_stream",
+    "video_to_jpeg_bytes",
+    "sample_frames",
+    "RGBReconstructionCollator",
 ]

@@ -1,8 +1,11 @@
 """Hugging Face video processor that turns encoded videos into byte sequences (``input_ids``).
 
-:class:`BytesVideoProcessor` never decodes frames: a video's ``input_ids`` are the bytes of its
-container file (optionally after canonical re-encoding with :func:`.transcode.transcode_video`),
-right-padded with byte 0 into a ``[batch, length]`` ``uint8`` tensor plus an ``attention_mask``.
+By default (``input_format="encoded"``) :class:`BytesVideoProcessor` never decodes frames: a
+video's ``input_ids`` are the bytes of its container file (optionally after canonical re-encoding
+with :func:`.transcode.transcode_video`), right-padded with byte 0 into a ``[batch, length]``
+``uint8`` tensor plus an ``attention_mask``. With ``input_format="jpeg"`` the inputs are JPEG bytes
+instead (:mod:`.jpeg`): one JPEG per image, or a video's frames as concatenated JPEGs — the
+paper's JPEG pre-training setting (Table 11).
 """
 
 from __future__ import annotations
@@ -18,9 +21,21 @@ from transformers.processing_utils import VideosKwargs
 from transformers.video_processing_utils import BaseVideoProcessor
 
 from .io import read_video_bytes
+from .jpeg import (
+    DEFAULT_JPEG_QUALITY,
+    _is_tensor,
+    encode_jpeg,
+    frames_to_jpeg_bytes,
+    validate_jpeg_settings,
+    video_to_jpeg_bytes,
+)
 from .transcode import CANONICAL_SETTINGS, transcode_video, validate_transcode_settings
 
-__all__ = ["BytesVideoProcessor", "BytesVideoKwargs"]
+__all__ = ["BytesVideoProcessor", "BytesVideoKwargs", "INPUT_FORMATS"]
+
+#: What ``input_ids`` hold: ``"encoded"`` — the bytes of each video file (default);
+#: ``"jpeg"`` — JPEG bytes of each image, or of each video's frames, concatenated.
+INPUT_FORMATS: tuple[str, ...] = ("encoded", "jpeg")
 
 
 class BytesVideoKwargs(VideosKwargs, total=False):
@@ -41,6 +56,17 @@ class BytesVideoKwargs(VideosKwargs, total=False):
         codec, container, size, bitrate, fps, keep_audio: transcoding settings (defaults are
             :data:`CANONICAL_SETTINGS`).
         max_input_bytes: reject inputs larger than this many bytes (``None`` = unlimited).
+        input_format: ``"encoded"`` (default: the encoded file's bytes) or ``"jpeg"`` (JPEG bytes of
+            images, or of a video's frames concatenated; see :mod:`.jpeg`).
+        jpeg_quality: JPEG quality 1..100 in ``"jpeg"`` mode (default 75).
+        jpeg_size: in ``"jpeg"`` mode, resize every image/frame so its shorter side is this many
+            pixels (>= 8; ``None`` = keep the size).
+        jpeg_num_frames: in ``"jpeg"`` mode, keep this many frames per video, the centre frame of
+            each of ``jpeg_num_frames`` equal segments (``None`` = all frames).
+        jpeg_fps: in ``"jpeg"`` mode, resample encoded videos to this constant frame rate before
+            ``jpeg_num_frames`` is applied (``None`` = the decoded frames as they are).
+        jpeg_max_seconds: in ``"jpeg"`` mode, only use the first ``jpeg_max_seconds`` seconds of
+            encoded videos (``None`` = everything).
     """
 
     max_length: int | None
@@ -55,6 +81,12 @@ class BytesVideoKwargs(VideosKwargs, total=False):
     fps: int | float | None
     keep_audio: bool | None
     max_input_bytes: int | None
+    input_format: str | None
+    jpeg_quality: int | None
+    jpeg_size: int | None
+    jpeg_num_frames: int | None
+    jpeg_fps: int | float | None
+    jpeg_max_seconds: int | float | None
 
 
 #: The processor's own settings, in the order they are saved.
@@ -71,8 +103,15 @@ SETTING_NAMES: tuple[str, ...] = (
     "fps",
     "keep_audio",
     "max_input_bytes",
+    "input_format",
+    "jpeg_quality",
+    "jpeg_size",
+    "jpeg_num_frames",
+    "jpeg_fps",
+    "jpeg_max_seconds",
 )
 _TRANSCODE_KEYS = ("codec", "container", "size", "bitrate", "fps", "keep_audio")
+_JPEG_KEYS = ("quality", "size", "num_frames", "fps", "max_seconds")  # settings "jpeg_<key>"
 
 #: Standard transformers video kwargs that are accepted and ignored (the byte model reads every
 #: frame, so frame sampling/resizing/normalisation have no meaning here). ``device`` is honoured.
@@ -119,7 +158,11 @@ def _normalize_return_tensors(return_tensors: Any) -> str | None:
 
 
 def _validate_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """Validate and normalise a complete settings dict (all of :data:`SETTING_NAMES`)."""
+    """Validate and normalise a complete settings dict (all of :data:`SETTING_NAMES`).
+
+    Also rejects ``transcode=True`` together with ``input_format="jpeg"`` (they are two different
+    ways of turning a video into bytes).
+    """
     out = dict(settings)
     for key in ("max_length", "pad_to_multiple_of", "max_input_bytes"):
         out[key] = _check_optional_positive_int(key, out[key])
@@ -142,7 +185,58 @@ def _validate_settings(settings: dict[str, Any]) -> dict[str, Any]:
     if isinstance(out["keep_audio"], np.bool_):
         out["keep_audio"] = bool(out["keep_audio"])
     out["codec"], out["container"] = validate_transcode_settings(**{k: out[k] for k in _TRANSCODE_KEYS})
+    input_format = out["input_format"]
+    if not isinstance(input_format, str) or input_format.lower() not in INPUT_FORMATS:
+        raise ValueError(f"input_format must be one of {list(INPUT_FORMATS)}, got {input_format!r}")
+    out["input_format"] = input_format.lower()
+    jpeg = validate_jpeg_settings(**{key: out["jpeg_" + key] for key in _JPEG_KEYS}, prefix="jpeg_")
+    out.update({"jpeg_" + key: value for key, value in jpeg.items()})
+    if out["input_format"] == "jpeg" and out["transcode"]:
+        raise ValueError(
+            "transcode=True re-encodes videos into video files and cannot be combined with "
+            "input_format='jpeg', which turns frames into JPEGs; set transcode=False (or use "
+            "input_format='encoded')"
+        )
     return out
+
+
+def _array_ndim(obj: Any) -> int | None:
+    """``ndim`` of a numpy array or torch tensor, else ``None``."""
+    return obj.ndim if isinstance(obj, np.ndarray) or _is_tensor(obj) else None
+
+
+def _video_jpeg_bytes(video: Any, settings: dict[str, Any]) -> bytes:
+    """JPEG mode: one video (encoded file or decoded frames) as concatenated JPEGs."""
+    from PIL import Image
+
+    if isinstance(video, (list, tuple)) or _array_ndim(video) == 4:
+        timed = " and ".join(key for key in ("jpeg_fps", "jpeg_max_seconds") if settings[key] is not None)
+        if timed:
+            raise ValueError(
+                f"{timed} need(s) the timestamps of an encoded video, which decoded frames do not have; "
+                f"pass the encoded video instead, or unset {timed}"
+            )
+        return frames_to_jpeg_bytes(
+            video,
+            quality=settings["jpeg_quality"],
+            size=settings["jpeg_size"],
+            num_frames=settings["jpeg_num_frames"],
+        )
+    if _array_ndim(video) in (2, 3) or isinstance(video, Image.Image):
+        shape = f" of shape {tuple(video.shape)}" if hasattr(video, "shape") else ""
+        raise ValueError(
+            f"Got a single image{shape} as a video; pass images with images=..., or a video as an "
+            "encoded file, a 4-D uint8 array (T, H, W, 3) / tensor (T, 3, H, W) or a list of frames"
+        )
+    return video_to_jpeg_bytes(
+        video,
+        num_frames=settings["jpeg_num_frames"],
+        fps=settings["jpeg_fps"],
+        quality=settings["jpeg_quality"],
+        size=settings["jpeg_size"],
+        max_seconds=settings["jpeg_max_seconds"],
+        max_bytes=settings["max_input_bytes"],
+    )
 
 
 class BytesVideoProcessor(BaseVideoProcessor):
@@ -163,11 +257,27 @@ class BytesVideoProcessor(BaseVideoProcessor):
     Standard transformers video kwargs such as ``num_frames`` or ``do_sample_frames`` (used by the
     video-classification pipeline) are accepted and ignored; unknown kwargs raise ``TypeError``.
 
+    **JPEG mode** (``input_format="jpeg"``, the paper's JPEG pre-training inputs): each image
+    passed as ``images=`` (PIL image, ``uint8`` array/tensor, or an encoded image file; see
+    :func:`~bytevid_hf.processing.jpeg.encode_jpeg`) becomes the bytes of one JPEG
+    (``jpeg_quality``, ``jpeg_size``); each video passed as ``videos=`` is decoded with PyAV and
+    its frames become concatenated JPEGs
+    (:func:`~bytevid_hf.processing.jpeg.video_to_jpeg_bytes`; ``jpeg_num_frames``, ``jpeg_fps``,
+    ``jpeg_max_seconds``). A video may also be given as decoded frames: a 4-D ``uint8``
+    array ``(T, H, W, 3)`` / tensor ``(T, 3, H, W)`` or a list of images. Padding, truncation and
+    the outputs are as in the default mode. ``images=`` in the default mode raises ``ValueError``.
+    The standard ``num_frames`` kwarg stays ignored (the pipeline always passes one): use
+    ``jpeg_num_frames``.
+
     Example::
 
         processor = BytesVideoProcessor(max_length=2**20)
         batch = processor(["a.mp4", "b.mp4"], return_tensors="pt")
         batch["input_ids"].shape  # (2, min(longest file, 2**20))
+
+        jpeg_processor = BytesVideoProcessor(input_format="jpeg", jpeg_quality=75, jpeg_size=224)
+        batch = jpeg_processor(images=[pil_image_a, pil_image_b])  # one JPEG per row
+        batch = jpeg_processor(videos=["a.mp4"], jpeg_num_frames=8)  # 8 concatenated JPEGs
     """
 
     model_input_names = ["input_ids", "attention_mask"]
@@ -187,6 +297,12 @@ class BytesVideoProcessor(BaseVideoProcessor):
         fps: int | float = CANONICAL_SETTINGS["fps"],
         keep_audio: bool = CANONICAL_SETTINGS["keep_audio"],
         max_input_bytes: int | None = None,
+        input_format: str = "encoded",
+        jpeg_quality: int = DEFAULT_JPEG_QUALITY,
+        jpeg_size: int | None = None,
+        jpeg_num_frames: int | None = None,
+        jpeg_fps: int | float | None = None,
+        jpeg_max_seconds: int | float | None = None,
         **kwargs: Any,
     ) -> None:
         for key in _METADATA_KEYS:
@@ -212,6 +328,12 @@ class BytesVideoProcessor(BaseVideoProcessor):
                 "fps": fps,
                 "keep_audio": keep_audio,
                 "max_input_bytes": max_input_bytes,
+                "input_format": input_format,
+                "jpeg_quality": jpeg_quality,
+                "jpeg_size": jpeg_size,
+                "jpeg_num_frames": jpeg_num_frames,
+                "jpeg_fps": jpeg_fps,
+                "jpeg_max_seconds": jpeg_max_seconds,
             }
         )
         # The base class sets an attribute for every key of valid_kwargs (frame options -> None).
@@ -238,33 +360,39 @@ class BytesVideoProcessor(BaseVideoProcessor):
             output["auto_map"] = copy.deepcopy(self.auto_map)
         return output
 
-    def __call__(self, videos: Any, **kwargs: Any) -> BatchFeature:
+    def __call__(self, videos: Any = None, images: Any = None, **kwargs: Any) -> BatchFeature:
         """Alias of :meth:`preprocess`."""
-        return self.preprocess(videos, **kwargs)
+        return self.preprocess(videos, images=images, **kwargs)
 
     def preprocess(
         self,
-        videos: Any,
+        videos: Any = None,
         return_tensors: str | None = "pt",
         max_length: int | None = None,
         truncation: bool | None = None,
         padding: bool | str | None = None,
         pad_to_multiple_of: int | None = None,
         transcode: bool | None = None,
+        images: Any = None,
         **kwargs: Any,
     ) -> BatchFeature:
-        """Turn one video or a list of videos into padded byte sequences.
+        """Turn one video or a list of videos (or, in JPEG mode, images) into padded byte sequences.
 
         Args:
             videos: one video or a list/tuple of videos, each anything :func:`read_video_bytes`
-                accepts.
+                accepts; with ``input_format="jpeg"`` a video may also be decoded frames (a 4-D
+                ``uint8`` array/tensor or a list of images).
+            images: only with ``input_format="jpeg"`` (instead of ``videos``): one image or a
+                list/tuple (or a 4-D ``uint8`` array/tensor) of images, each anything
+                :func:`~bytevid_hf.processing.jpeg.encode_jpeg` accepts.
             return_tensors: ``"pt"`` (torch tensors, default), ``"np"`` (numpy arrays) or ``None``
                 (lists of 1-D numpy arrays, one per video; with ``padding=False`` these are the
                 unpadded, possibly zero-copy, byte arrays).
             max_length, truncation, padding, pad_to_multiple_of, transcode: override the processor
                 settings for this call (``None`` = use the setting).
             **kwargs: per-call overrides of the other settings (``codec``, ``container``, ``size``,
-                ``bitrate``, ``fps``, ``keep_audio``, ``max_input_bytes``) and standard
+                ``bitrate``, ``fps``, ``keep_audio``, ``max_input_bytes``, ``input_format`` and
+                the ``jpeg_*`` settings) and standard
                 transformers video kwargs, which are ignored (``num_frames``,
                 ``do_sample_frames``, ...) except ``device``, which moves torch outputs.
 
@@ -275,7 +403,9 @@ class BytesVideoProcessor(BaseVideoProcessor):
         Raises:
             ValueError: empty batch, a video longer than ``max_length`` with ``truncation=False``,
                 unequal lengths with ``padding=False`` and tensor output, ``padding="max_length"``
-                without ``max_length``, invalid settings, or a video that cannot be transcoded.
+                without ``max_length``, invalid settings, a video that cannot be transcoded (or,
+                in JPEG mode, decoded), both or neither of ``videos`` and ``images``, or
+                ``images`` without ``input_format="jpeg"``.
             TypeError: unknown kwargs or unsupported video types.
             OSError: a video path that does not exist or cannot be read.
         """
@@ -300,41 +430,74 @@ class BytesVideoProcessor(BaseVideoProcessor):
         settings = _validate_settings(settings)
         return_tensors = _normalize_return_tensors(return_tensors)
 
-        is_batch = isinstance(videos, (list, tuple))
-        batch = list(videos) if is_batch else [videos]
+        if videos is not None and images is not None:
+            raise ValueError("Pass either videos or images, not both")
+        if images is not None:
+            if settings["input_format"] != "jpeg":
+                raise ValueError(
+                    f"{type(self).__name__} got images, but input_format={settings['input_format']!r} "
+                    "reads the encoded bytes of video files. To turn images into JPEG bytes use "
+                    "input_format='jpeg': BytesVideoProcessor(input_format='jpeg'), or per call "
+                    "processor(images=..., input_format='jpeg')"
+                )
+            inputs, kind = images, "images"
+            is_batch = isinstance(images, (list, tuple)) or _array_ndim(images) == 4
+        elif videos is not None:
+            inputs, kind = videos, "videos"
+            is_batch = isinstance(videos, (list, tuple))
+        else:
+            raise ValueError(
+                "No inputs: pass videos (or, with input_format='jpeg', images), e.g. processor(['a.mp4'])"
+            )
+        batch = list(inputs) if is_batch else [inputs]
         if not batch:
-            raise ValueError("videos is an empty list; pass at least one video")
+            raise ValueError(f"{kind} is an empty list; pass at least one {kind[:-1]}")
         arrays = [
-            self._read_one(video, settings, index=i if is_batch else None) for i, video in enumerate(batch)
+            self._read_one(item, settings, index=i if is_batch else None, kind=kind) for i, item in enumerate(batch)
         ]
-        arrays = self._apply_max_length(arrays, settings)
+        arrays = self._apply_max_length(arrays, settings, kind=kind)
         return self._pad(arrays, settings, return_tensors, device)
 
     # ------------------------------------------------------------------ helpers
 
     @staticmethod
-    def _read_one(video: Any, settings: dict[str, Any], index: int | None) -> np.ndarray:
-        """Bytes of one video, transcoded first if requested; errors are prefixed with the index."""
+    def _read_one(item: Any, settings: dict[str, Any], index: int | None, kind: str = "videos") -> np.ndarray:
+        """Bytes of one video (transcoded first if requested) or, in JPEG mode, the JPEG bytes of one
+        image or video; errors are prefixed with ``{kind}[index]``."""
         try:
+            if kind == "images":
+                return np.frombuffer(
+                    encode_jpeg(
+                        item,
+                        quality=settings["jpeg_quality"],
+                        size=settings["jpeg_size"],
+                        max_bytes=settings["max_input_bytes"],
+                    ),
+                    dtype=np.uint8,
+                )
+            if settings["input_format"] == "jpeg":
+                return np.frombuffer(_video_jpeg_bytes(item, settings), dtype=np.uint8)
             if settings["transcode"]:
                 encoded = transcode_video(
-                    video,
+                    item,
                     **{key: settings[key] for key in _TRANSCODE_KEYS},
                     max_bytes=settings["max_input_bytes"],
                 )
                 return np.frombuffer(encoded, dtype=np.uint8)
-            return read_video_bytes(video, max_bytes=settings["max_input_bytes"])
+            return read_video_bytes(item, max_bytes=settings["max_input_bytes"])
         except (OSError, ValueError, TypeError) as e:
             if index is None:
                 raise
             try:
-                wrapped = type(e)(f"videos[{index}]: {e}")
+                wrapped = type(e)(f"{kind}[{index}]: {e}")
             except Exception:  # exception types with unusual constructors
                 raise e from None
             raise wrapped from e
 
     @staticmethod
-    def _apply_max_length(arrays: list[np.ndarray], settings: dict[str, Any]) -> list[np.ndarray]:
+    def _apply_max_length(
+        arrays: list[np.ndarray], settings: dict[str, Any], kind: str = "videos"
+    ) -> list[np.ndarray]:
         max_length = settings["max_length"]
         if max_length is None:
             return arrays
@@ -346,8 +509,8 @@ class BytesVideoProcessor(BaseVideoProcessor):
             if arr.size > max_length:
                 if not truncation:
                     raise ValueError(
-                        f"Video {i} is {arr.size} bytes, longer than max_length={max_length}, and "
-                        f"truncation=False; enable truncation or raise max_length"
+                        f"{'Image' if kind == 'images' else 'Video'} {i} is {arr.size} bytes, longer than "
+                        f"max_length={max_length}, and truncation=False; enable truncation or raise max_length"
                     )
                 arr = arr[:max_length]  # a view: keeps the first max_length bytes without copying
             out.append(arr)

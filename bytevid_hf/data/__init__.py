@@ -1,0 +1,77 @@
+"""Augmented video datasets at scale: offline preparation (resumable, parallel, shardable) and on-the-fly streams.
+
+Byte models cannot be augmented in input space, so every augmented sample is a *new encoding* of the clip
+(:class:`~bytevid_hf.processing.augment.VideoAugmenter`: decode -> RGB ops -> re-encode). That is expensive, so this
+package offers two ways to pay for it:
+
+**Offline** — :func:`prepare_dataset` (CLI: ``scripts/prepare_data.py``) writes ``K`` augmented encodings of every
+video once, into a ``datasets`` dataset that training then reads like any other::
+
+    from bytevid_hf.data import prepare_dataset, load_prepared_dataset
+
+    prepare_dataset("prepared/", video_dir="videos/", num_augmentations=4, num_proc=8)
+    ds = load_prepared_dataset("prepared/")   # == datasets.load_from_disk("prepared/dataset")
+
+The work is split into *units* (``videos_per_unit`` videos x all their encodings). Each finished unit is written
+atomically (temporary name, then rename) to ``output_dir/units/unit-NNNNNN.arrow``, so a killed run resumes where it
+stopped and never duplicates or loses rows; ``num_shards``/``shard_index`` split the units across machines; when every
+unit exists they are merged into ``output_dir/dataset`` (sorted by ``source_id`` then ``augmentation_seed``).
+
+Output layout::
+
+    output_dir/
+        prepare_config.json   settings + input fingerprint; a rerun/shard with other settings is refused
+        units/unit-000000.arrow ...   one Arrow IPC stream file per finished unit (skipped videos in its metadata)
+        dataset/              the merged datasets.Dataset (save_to_disk format): load_prepared_dataset(output_dir)
+        skipped.jsonl         videos skipped with skip_bad=True (source_id, path, error), written at merge time
+
+Columns of the dataset: ``video`` (binary: the encoded bytes), ``label`` (``ClassLabel``), ``source_id`` (the video's
+path relative to the folder/manifest root), ``augmentation_seed`` (int; ``-1`` for the non-augmented transcode of
+``include_original=True``), ``augmentation`` (JSON of the augmenter settings), and ``question``/``answer``/``choices``
+when the manifest has them.
+
+**On the fly** — :class:`AugmentedVideoStream` (a ``torch.utils.data.IterableDataset``) re-encodes every sample with
+a fresh seed in every epoch, split across DataLoader workers; :func:`augment_transform` does the same as a
+``datasets.Dataset.set_transform`` function.
+"""
+
+from __future__ import annotations
+
+from .encode import UNIT_DELAY_ENV
+from .errors import BadVideoError
+from .layout import (  # the output folder's names (not in __all__) stay importable from here, as before
+    CONFIG_NAME,  # noqa: F401
+    DATASET_DIR,  # noqa: F401
+    SKIPPED_NAME,  # noqa: F401
+    UNITS_DIR,  # noqa: F401
+    dataset_features,
+    load_prepared_dataset,
+)
+from .merge import merge_units
+from .prepare import prepare_dataset
+from .seeds import ORIGINAL_SEED, augmentation_seed, augmentation_seeds
+from .sources import QA_COLUMNS, VideoListing, VideoRecord, list_video_folder, read_manifest
+from .stream import AugmentedVideoStream, AugmentTransform, augment_transform
+from .units import WorkUnit, build_work_units
+
+__all__ = [
+    "VideoRecord",
+    "VideoListing",
+    "WorkUnit",
+    "BadVideoError",
+    "list_video_folder",
+    "read_manifest",
+    "augmentation_seed",
+    "augmentation_seeds",
+    "build_work_units",
+    "dataset_features",
+    "prepare_dataset",
+    "merge_units",
+    "load_prepared_dataset",
+    "AugmentedVideoStream",
+    "AugmentTransform",
+    "augment_transform",
+    "QA_COLUMNS",
+    "ORIGINAL_SEED",
+    "UNIT_DELAY_ENV",
+]

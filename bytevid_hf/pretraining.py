@@ -1,0 +1,176 @@
+"""Self-supervised pre-training with Trainer (paper Table 10): next-byte prediction and RGB reconstruction.
+
+``scripts/pretrain.py --objective {next-byte,rgb}`` is a thin wrapper around :func:`run_pretraining`. The saved
+checkpoint's backbone (``bytevid.*``) loads into :class:`~bytevid_hf.BytesVideoForClassification` with
+``from_pretrained(checkpoint, num_labels=...)``; transformers' warning then lists exactly the new head parameters.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import datasets
+import numpy as np
+import torch
+
+from .training import VIDEO_EXTENSIONS
+
+OBJECTIVES = ("next-byte", "rgb")
+
+
+@dataclass
+class NextByteCollator:
+    """Rows with an encoded video under ``video_column`` -> ``input_ids`` (uint8 [B, L]), ``attention_mask`` and
+    ``labels`` (the inputs; the model shifts them) for [`BytesVideoForCausalLM`].
+
+    Videos longer than ``max_length`` bytes are cut to one window of that length: a random one (``crop="random"``,
+    drawn from a generator seeded with ``seed``, so a run is reproducible) or the first (``crop="start"``).
+    """
+
+    processor: Any
+    max_length: int | None = None
+    crop: str = "random"
+    seed: int = 0
+    video_column: str = "video"
+
+    def __post_init__(self):
+        if self.crop not in ("random", "start"):
+            raise ValueError(f"crop must be 'random' or 'start', got {self.crop!r}")
+        if self.max_length is not None and self.max_length < 2:
+            raise ValueError(f"max_length must be >= 2 bytes (one input and one next byte), got {self.max_length}")
+        self._rng = np.random.default_rng(self.seed)
+
+    def __call__(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        from .processing import read_video_bytes
+
+        missing = [i for i, row in enumerate(rows) if self.video_column not in row]
+        if missing:
+            raise KeyError(f"rows {missing} have no {self.video_column!r} column; with Trainer set "
+                           "remove_unused_columns=False")
+        arrays = []
+        for row in rows:
+            data = read_video_bytes(row[self.video_column])
+            if self.max_length is not None and data.size > self.max_length:
+                start = int(self._rng.integers(0, data.size - self.max_length + 1)) if self.crop == "random" else 0
+                data = data[start : start + self.max_length]
+            arrays.append(data)
+        batch = dict(self.processor(arrays, return_tensors="pt"))
+        batch["labels"] = batch["input_ids"]
+        return batch
+
+
+def load_pretraining_videos(data_dir: str | None = None, dataset_path: str | None = None,
+                            video_column: str = "video") -> datasets.Dataset:
+    """Every video under ``data_dir`` (recursively, labels ignored) or a saved ``datasets`` dataset with a binary
+    ``video_column`` (e.g. the output of ``scripts/prepare_data.py``: ``OUT/dataset``)."""
+    if (data_dir is None) == (dataset_path is None):
+        raise ValueError("pass exactly one of data_dir (a folder of videos) or dataset_path (a saved dataset)")
+    if dataset_path is not None:
+        data = datasets.load_from_disk(dataset_path)
+        if isinstance(data, datasets.DatasetDict):
+            data = data["train"] if "train" in data else next(iter(data.values()))
+        if video_column not in data.column_names:
+            raise ValueError(f"dataset {dataset_path!r} has no column {video_column!r}; columns: {data.column_names}")
+        return data
+    root = Path(data_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"video folder {str(root)!r} does not exist or is not a directory")
+    paths = sorted(str(p) for p in root.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
+    if not paths:
+        raise ValueError(f"video folder {str(root)!r} holds no files with extensions {VIDEO_EXTENSIONS}")
+    return datasets.Dataset.from_dict({video_column: [Path(p).read_bytes() for p in paths], "path": paths},
+                                      features=datasets.Features({video_column: datasets.Value("binary"),
+                                                                  "path": datasets.Value("string")}))
+
+
+@dataclass
+class PretrainingArguments:
+    """What to pre-train and on which videos."""
+
+    objective: str = field(default="next-byte", metadata={"help": "next-byte or rgb"})
+    preset: str = field(default="bytes-micro", metadata={"help": "architecture preset of a new model"})
+    model_name_or_path: str | None = field(default=None, metadata={"help": "continue from a saved checkpoint"})
+    pooling: str | None = field(default=None, metadata={"help": "override the pooling: concat, average, attention"})
+    config_overrides: str | None = field(
+        default=None, metadata={"help": 'JSON of BytesVideoConfig fields for a new model, e.g. {"reconstruction_size": 64}'}
+    )
+    data_dir: str | None = field(default=None, metadata={"help": "folder of videos (searched recursively)"})
+    dataset_path: str | None = field(default=None, metadata={"help": "saved datasets dataset with a 'video' column"})
+    video_column: str = field(default="video", metadata={"help": "binary column of encoded videos"})
+    max_length: int | None = field(default=65536, metadata={"help": "next-byte: bytes per training window"})
+    crop: str = field(default="random", metadata={"help": "next-byte: which window of a longer video (random/start)"})
+
+
+def default_learning_rate(preset: str, phase: str) -> float:
+    """The paper's Adam learning rate for ``preset`` (appendix A.2); 1e-3 for this package's bytes-micro."""
+    from .configuration_bytevid import PRESET_LEARNING_RATES
+
+    return PRESET_LEARNING_RATES.get(preset, PRESET_LEARNING_RATES["bytes-tiny"])[phase]
+
+
+def run_pretraining(args: PretrainingArguments, training_args, learning_rate_given: bool = True, callbacks=None):
+    """Pre-train with Trainer; save model + processor to ``training_args.output_dir``; return the TrainOutput."""
+    from transformers import Trainer
+
+    from .configuration_bytevid import BytesVideoConfig
+    from .modeling import BytesVideoForCausalLM
+    from .processing import BytesVideoProcessor
+
+    if args.objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {OBJECTIVES}, got {args.objective!r}")
+    if args.objective == "next-byte":
+        model_class = BytesVideoForCausalLM
+    else:
+        from .modeling.modeling_rgb import BytesVideoForRGBReconstruction as model_class
+    if args.model_name_or_path:
+        model = model_class.from_pretrained(args.model_name_or_path)
+    else:
+        overrides = {"pooling": args.pooling} if args.pooling else {}
+        if args.config_overrides:
+            import json
+
+            try:
+                overrides.update(json.loads(args.config_overrides))
+            except json.JSONDecodeError as e:
+                raise ValueError(f"--config_overrides must be a JSON object, got {args.config_overrides!r}: {e}") from e
+        model = model_class(BytesVideoConfig.from_preset(args.preset, **overrides))
+    if not learning_rate_given:
+        training_args.learning_rate = default_learning_rate(args.preset, "pretrain")
+    processor = BytesVideoProcessor()
+    if args.objective == "next-byte":
+        collator = NextByteCollator(processor, max_length=args.max_length, crop=args.crop, seed=training_args.seed,
+                                    video_column=args.video_column)
+    else:
+        from .processing.frames import RGBReconstructionCollator
+
+        collator = RGBReconstructionCollator(processor, num_frames=model.config.reconstruction_frames,
+                                             size=model.config.reconstruction_size)
+    training_args.remove_unused_columns = False
+    data = load_pretraining_videos(args.data_dir, args.dataset_path, args.video_column)
+    trainer = Trainer(model=model, args=training_args, train_dataset=data, data_collator=collator,
+                      callbacks=list(callbacks or []))
+    result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    trainer.save_model(training_args.output_dir)
+    trainer.save_state()
+    processor.save_pretrained(training_args.output_dir)
+    return result
+
+
+def main(argv=None):
+    """CLI of ``scripts/pretrain.py``."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    from transformers import HfArgumentParser, TrainingArguments
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = HfArgumentParser((PretrainingArguments, TrainingArguments))
+    args, training_args = parser.parse_args_into_dataclasses(args=argv)
+    given = any(a == "--learning_rate" or a.startswith("--learning_rate=") for a in argv)
+    return run_pretraining(args, training_args, learning_rate_given=given)
+
+
+__all__ = ["NextByteCollator", "PretrainingArguments", "load_pretraining_videos", "run_pretraining",
+           "default_learning_rate", "OBJECTIVES"]
