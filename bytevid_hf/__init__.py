@@ -6,21 +6,33 @@
 """
 
 from .configuration_bytevid import PRESET_LEARNING_RATES, PRESETS, BytesVideoConfig
+from .configuration_qa import BytesVideoGemmaConfig
 from .modeling import (
     BytesVideoCausalLMOutput,
     BytesVideoClassifierOutput,
     BytesVideoForCausalLM,
     BytesVideoForClassification,
     BytesVideoForRGBReconstruction,
+    BytesVideoGemmaCausalLMOutput,
+    BytesVideoGemmaForQA,
     BytesVideoModel,
     BytesVideoModelOutput,
     BytesVideoPreTrainedModel,
     BytesVideoRGBReconstructionOutput,
 )
-from .processing import CANONICAL_SETTINGS, BytesVideoProcessor, VideoAugmenter, read_video_bytes, transcode_video
+from .processing import (
+    CANONICAL_SETTINGS,
+    BytesVideoProcessor,
+    BytesVideoQAProcessor,
+    VideoAugmenter,
+    read_video_bytes,
+    transcode_video,
+)
 from .auto import register_auto_classes
+from .auto_qa import register_qa_auto_classes
 
 register_auto_classes()
+register_qa_auto_classes()
 
 __version__ = "0.1.0"
 
@@ -39,6 +51,10 @@ __all__ = [
     "BytesVideoClassifierOutput",
     "BytesVideoForClassification",
     "BytesVideoForRGBReconstruction",
+    "BytesVideoGemmaCausalLMOutput",
+    "BytesVideoGemmaConfig",
+    "BytesVideoGemmaForQA",
+    "BytesVideoQAProcessor",
     "BytesVideoRGBReconstructionOutput",
     "BytesVideoModel",
     "BytesVideoModelOutput",
@@ -52,5 +68,6 @@ __all__ = [
     "VideoAugmenter",
     "read_video_bytes",
     "register_auto_classes",
+    "register_qa_auto_classes",
     "transcode_video",
 ]

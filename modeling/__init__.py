@@ -9,6 +9,7 @@ from .modeling_bytevid import (
     BytesVideoPreTrainedModel,
 )
 from .modeling_causal import BytesVideoCausalLMOutput, BytesVideoForCausalLM
+from .modeling_qa import BytesVideoGemmaCausalLMOutput, BytesVideoGemmaForQA, BytesVideoGemmaPreTrainedModel
 from .modeling_rgb import BytesVideoForRGBReconstruction, BytesVideoRGBReconstructionOutput
 from .pooling import BytesVideoPooling
 from .scan import cuda_backend_available, selective_scan, selective_scan_reference
@@ -19,6 +20,9 @@ __all__ = [
     "BytesVideoForCausalLM",
     "BytesVideoForClassification",
     "BytesVideoForRGBReconstruction",
+    "BytesVideoGemmaCausalLMOutput",
+    "BytesVideoGemmaForQA",
+    "BytesVideoGemmaPreTrainedModel",
     "BytesVideoRGBReconstructionOutput",
     "BytesVideoMambaBlock",
     "BytesVideoMambaMixer",

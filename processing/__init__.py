@@ -16,6 +16,7 @@ from .augment import VideoAugmenter, byte_difference
 from .frames import RGBReconstructionCollator, sample_frames
 from .io import read_video_bytes
 from .jpeg import encode_jpeg, frames_to_jpeg_bytes, split_jpeg_stream, video_to_jpeg_bytes
+from .processing_qa import BytesVideoQAProcessor, add_video_token
 from .transcode import CANONICAL_SETTINGS, transcode_video
 from .video_processor import BytesVideoProcessor
 
@@ -32,4 +33,6 @@ __all__ = [
     "video_to_jpeg_bytes",
     "sample_frames",
     "RGBReconstructionCollator",
+    "BytesVideoQAProcessor",
+    "add_video_token",
 ]

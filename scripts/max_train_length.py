@@ -90,7 +90,7 @@ def trial(preset, length, k, budget_mb, env) -> dict:
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     result = json.loads(lines[-1]) if lines else {"ok": False, "reason": proc.stderr[-500:]}
-    result.update(preset=preset, length=length, subsequences=k)
+    result.update(preset=preset, length=length, subsequences=k, budget_mb=budget_mb)
     if proc.returncode not in (0, OVER_BUDGET):
         result.update(ok=False, reason=f"exit {proc.returncode}: {proc.stderr[-300:]}")
     state = "ok " if result["ok"] else "OVER"
@@ -99,39 +99,54 @@ def trial(preset, length, k, budget_mb, env) -> dict:
     return result
 
 
-def search(preset, k, budget_mb, env, align, fit, probe_piece, max_trials):
-    """Longest L (multiple of align·K) with one optimizer step inside the budget; ``fit`` = (base_mb, mb_per_byte)
-    from earlier trials of this preset (per piece), or None."""
-    trials = []
+def _fit(trials, k, fit):
+    """(base_mb, mb_per_piece_byte) from the successful trials: two or more -> the slope between the shortest and
+    the longest; one -> from its RSS before the step; none -> the fit passed in (earlier K of the preset)."""
+    good = sorted((t for t in trials if t["ok"]), key=lambda t: t["length"])
+    if len(good) >= 2 and good[-1]["length"] > good[0]["length"]:
+        slope = (good[-1]["peak_rss_mb"] - good[0]["peak_rss_mb"]) / ((good[-1]["length"] - good[0]["length"]) / k)
+    elif good and good[-1].get("base_rss_mb") is not None:
+        slope = (good[-1]["peak_rss_mb"] - good[-1]["base_rss_mb"]) / (good[-1]["length"] / k)
+    else:
+        return fit
+    slope = max(slope, 1e-9)
+    return good[-1]["peak_rss_mb"] - slope * good[-1]["length"] / k, slope
 
+
+def _next_length(trials, fit, k, align, budget_mb, probe_piece, tolerance):
+    """The next length to try, or None when the longest success is within ``tolerance`` of the prediction (or the
+    next try after a failure would not beat it)."""
     def floor(piece):
         return max(align, int(piece) // align * align) * k
 
-    length = floor(probe_piece) if fit is None else floor((0.97 * budget_mb - fit[0]) / fit[1])
-    for _ in range(max_trials):
+    good = [t["length"] for t in trials if t["ok"]]
+    bad = [t["length"] for t in trials if not t["ok"]]
+    if not trials:
+        return floor(probe_piece) if fit is None else floor((0.97 * budget_mb - fit[0]) / fit[1])
+    if not trials[-1]["ok"]:
+        length = floor(0.93 * trials[-1]["length"] / k)
+        return None if good and length <= max(good) else length
+    target = floor((0.97 * budget_mb - fit[0]) / fit[1])
+    if bad:
+        target = min(target, floor(0.97 * min(bad) / k))
+    return None if target <= max(good) * (1 + tolerance) else target
+
+
+def search(preset, k, budget_mb, env, align, fit, probe_piece, max_trials, prior=(), log=None, tolerance=0.05):
+    """Longest L (multiple of align·K) with one optimizer step inside the budget. ``fit`` = (base_mb, mb_per_byte)
+    per piece byte from earlier trials of this preset, or None; ``prior``: this (preset, K)'s trials from an earlier,
+    interrupted run (the search continues from them)."""
+    trials = list(prior)
+    fit = _fit(trials, k, fit)
+    length = _next_length(trials, fit, k, align, budget_mb, probe_piece, tolerance)
+    while length is not None and len(trials) < max_trials:
         result = trial(preset, length, k, budget_mb, env)
         trials.append(result)
-        good = [t for t in trials if t["ok"]]
-        bad = [t for t in trials if not t["ok"]]
-        if good:
-            last = max(good, key=lambda t: t["length"])
-            slope = max(1e-9, (last["peak_rss_mb"] - last["base_rss_mb"]) / (last["length"] / k))
-            if fit is None or len(good) >= 2:  # refine the per-piece slope with measured points
-                pts = sorted(good, key=lambda t: t["length"])
-                if len(pts) >= 2 and pts[-1]["length"] > pts[0]["length"]:
-                    slope = (pts[-1]["peak_rss_mb"] - pts[0]["peak_rss_mb"]) / ((pts[-1]["length"] - pts[0]["length"]) / k)
-                fit = (last["peak_rss_mb"] - slope * last["length"] / k, max(slope, 1e-9))
-        if not result["ok"]:
-            length = floor(0.93 * length / k)
-            if good and length <= max(t["length"] for t in good):
-                break
-            continue
-        target = floor((0.97 * budget_mb - fit[0]) / fit[1])
-        if bad:
-            target = min(target, floor(0.97 * min(t["length"] for t in bad) / k))
-        if target <= length * 1.03:  # within 3% of the prediction: done
-            break
-        length = target
+        if log is not None:
+            with open(log, "a") as f:
+                f.write(json.dumps(result) + "\n")
+        fit = _fit(trials, k, fit)
+        length = _next_length(trials, fit, k, align, budget_mb, probe_piece, tolerance)
     good = [t for t in trials if t["ok"]]
     return (max(good, key=lambda t: t["length"]) if good else None), trials, fit
 
@@ -143,6 +158,8 @@ def main(argv=None):
     parser.add_argument("--budget-gb", type=float, default=16.0)
     parser.add_argument("--probe-piece", type=int, default=None, help="first trial's piece length (default per preset)")
     parser.add_argument("--max-trials", type=int, default=5)
+    parser.add_argument("--tolerance", type=float, default=0.05,
+                        help="stop when the longest success is within this fraction of the predicted maximum")
     parser.add_argument("--default-malloc", action="store_true", help="do not set MALLOC_MMAP_THRESHOLD_")
     parser.add_argument("--out-dir", default="benchmarks/results/max_length")
     parser.add_argument("--trial", action="store_true", help=argparse.SUPPRESS)
@@ -159,6 +176,10 @@ def main(argv=None):
     if not args.default_malloc:
         env["MALLOC_MMAP_THRESHOLD_"] = "1048576"
     probes = {"bytes-micro": 1 << 20, "bytes-tiny": 1 << 16}
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    log = out / "trials.jsonl"  # every finished trial; a rerun of the same command continues from them
+    earlier = [json.loads(line) for line in log.read_text().splitlines() if line.strip()] if log.exists() else []
     rows, all_trials = [], []
     for preset in args.presets:
         config = BytesVideoConfig.from_preset(preset)
@@ -166,8 +187,11 @@ def main(argv=None):
         fit = None
         for k in sorted(args.subsequences):
             print(f"{preset}, K={k}:", flush=True)
+            prior = [t for t in earlier if t["preset"] == preset and t["subsequences"] == k
+                     and t.get("budget_mb", budget_mb) == budget_mb]
             best, trials, fit = search(preset, k, budget_mb, env, align, fit,
-                                       args.probe_piece or probes.get(preset, 1 << 16), args.max_trials)
+                                       args.probe_piece or probes.get(preset, 1 << 16), args.max_trials,
+                                       prior=prior, log=log, tolerance=args.tolerance)
             all_trials += trials
             rows.append({"preset": preset, "subsequences": k, "longest_bytes": best and best["length"],
                          "peak_rss_mb": best and best["peak_rss_mb"], "seconds": best and best["seconds"],
@@ -175,8 +199,6 @@ def main(argv=None):
     meta = {"budget_gb": args.budget_gb, "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
             "malloc_mmap_threshold": env.get("MALLOC_MMAP_THRESHOLD_"),
             "command": "python scripts/max_train_length.py " + " ".join(argv if argv is not None else sys.argv[1:])}
-    out = Path(args.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     (out / "max_length.json").write_text(json.dumps({"meta": meta, "rows": rows, "trials": all_trials}, indent=2) + "\n")
     lines = [f"Longest video trained in one optimizer step within {args.budget_gb:g} GB RSS ({meta['machine']}; "
              f"`{meta['command']}`)", "",

@@ -1,0 +1,481 @@
+"""Video-QA fine-tuning and evaluation with [`BytesVideoGemmaForQA`] (library of ``scripts/finetune_qa.py`` and
+``scripts/evaluate_qa.py``).
+
+Data: a CSV or JSON Lines manifest with columns ``video`` (or ``path``: a file path, absolute or relative to the
+manifest's folder), ``question``, ``answer`` and optionally ``choices`` (a list in JSONL, ``|``-separated in CSV; empty
+= open-ended), or a ``datasets`` dataset saved with ``save_to_disk`` holding the same columns (``video`` may then be
+the encoded bytes, e.g. from ``scripts/prepare_data.py``).
+
+Model: a saved QA checkpoint (``--model_name_or_path``) or two pre-trained parts, a bytevid checkpoint
+(``--video_encoder``) and a Gemma causal LM with its tokenizer (``--language_model``). Everything trains by default
+(learning rate 1e-5); ``--freeze_lm`` trains only the video side (encoder, pooling, projector), ``--lora_r R`` puts
+LoRA adapters (peft) on the language model's attention projections and trains them with the video side.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import datasets
+import torch
+
+#: Attention projections of the Gemma decoder layers that ``--lora_r`` adapts.
+DEFAULT_LORA_TARGETS = "q_proj,k_proj,v_proj,o_proj"
+#: Fine-tuning learning rate when ``--learning_rate`` is not given.
+DEFAULT_QA_LEARNING_RATE = 1e-5
+
+QA_FEATURES = datasets.Features(
+    {
+        "video": datasets.Value("string"),
+        "question": datasets.Value("string"),
+        "answer": datasets.Value("string"),
+        "choices": datasets.Sequence(datasets.Value("string")),
+    }
+)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Data
+# ---------------------------------------------------------------------------------------------------------------------
+def load_qa_manifest(manifest: str | os.PathLike) -> datasets.Dataset:
+    """Read a CSV/JSONL QA manifest into a dataset with columns ``video`` (absolute path), ``question``, ``answer``
+    (``None`` when missing) and ``choices`` (``None`` for open-ended questions). Errors name the file and line."""
+    from .data.sources import _manifest_rows
+
+    manifest = Path(manifest)
+    if not manifest.is_file():
+        raise FileNotFoundError(f"QA manifest {str(manifest)!r} does not exist or is not a file")
+    rows, columns = _manifest_rows(manifest)
+    video_key = "video" if "video" in columns else "path" if "path" in columns else None
+    if video_key is None or "question" not in columns:
+        raise ValueError(f"QA manifest {str(manifest)!r} needs the columns video (or path) and question "
+                         f"(+ answer[, choices]); columns: {columns}")
+    if not rows:
+        raise ValueError(f"QA manifest {str(manifest)!r} has no rows")
+    root = manifest.parent.resolve()
+    records = []
+    for row in rows:
+        where = f"QA manifest {str(manifest)!r} line {row['__line__']}"
+        video, question = row.get(video_key), row.get("question")
+        if video is None or not str(video).strip():
+            raise ValueError(f"{where}: empty {video_key!r}")
+        if question is None or not str(question).strip():
+            raise ValueError(f"{where}: empty 'question'")
+        path = Path(str(video).strip())
+        path = path if path.is_absolute() else root / path
+        if not path.is_file():
+            raise FileNotFoundError(f"{where}: video {str(path)!r} does not exist")
+        choices = row.get("choices")
+        if choices in (None, "", []):
+            choices = None
+        elif isinstance(choices, str):
+            choices = [c.strip() for c in choices.split("|")]
+        elif isinstance(choices, list):
+            choices = [str(c) for c in choices]
+        else:
+            raise ValueError(f"{where}: choices must be a list or a '|'-separated string, got {choices!r}")
+        answer = row.get("answer")
+        records.append({
+            "video": str(path),
+            "question": str(question),
+            "answer": None if answer is None or answer == "" else str(answer),
+            "choices": choices,
+        })
+    return datasets.Dataset.from_list(records, features=QA_FEATURES)
+
+
+def load_qa_data(path: str | os.PathLike, split: str | None = None) -> datasets.Dataset:
+    """A QA dataset from a manifest file (``.csv``/``.jsonl``) or a ``save_to_disk`` folder (``split`` of a
+    ``DatasetDict``, default ``"train"``)."""
+    path = Path(path)
+    if path.is_dir():
+        data = datasets.load_from_disk(str(path))
+        if isinstance(data, datasets.DatasetDict):
+            split = split or "train"
+            if split not in data:
+                raise ValueError(f"dataset {str(path)!r} has no split {split!r}; splits: {list(data)}")
+            data = data[split]
+        missing = [c for c in ("video", "question") if c not in data.column_names]
+        if missing:
+            raise ValueError(f"dataset {str(path)!r} has no column(s) {missing}; columns: {data.column_names}")
+        return data
+    return load_qa_manifest(path)
+
+
+@dataclass
+class BytesVideoQACollator:
+    """Batch QA rows for [`BytesVideoGemmaForQA`] with a [`BytesVideoQAProcessor`].
+
+    Rows hold a video (path, bytes, ...), a question, optionally choices and (when ``with_answers``) an answer.
+    Returns ``input_ids``, ``attention_mask``, ``video_input_ids``, ``video_attention_mask`` and, with answers,
+    ``labels`` (right-padded); without answers the prompts are left-padded for ``generate``.
+    """
+
+    processor: Any
+    with_answers: bool = True
+    video_column: str = "video"
+    question_column: str = "question"
+    answer_column: str = "answer"
+    choices_column: str = "choices"
+    use_chat_template: bool = True
+    processor_kwargs: dict = field(default_factory=dict)
+
+    def __call__(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        for key in (self.video_column, self.question_column) + ((self.answer_column,) if self.with_answers else ()):
+            missing = [i for i, row in enumerate(rows) if row.get(key) is None]
+            if missing:
+                raise KeyError(f"rows {missing} have no {key!r} value (keys: {sorted(rows[missing[0]])}); with "
+                               "Trainer, set remove_unused_columns=False so the raw columns reach the collator")
+        choices = [row.get(self.choices_column) or None for row in rows]
+        batch = self.processor(
+            [row[self.video_column] for row in rows],
+            [row[self.question_column] for row in rows],
+            choices=choices,
+            answers=[row[self.answer_column] for row in rows] if self.with_answers else None,
+            use_chat_template=self.use_chat_template,
+            **self.processor_kwargs,
+        )
+        return dict(batch)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Model
+# ---------------------------------------------------------------------------------------------------------------------
+@dataclass
+class QAModelArguments:
+    """Which model to fine-tune and which parameters train."""
+
+    model_name_or_path: str | None = field(
+        default=None, metadata={"help": "A saved BytesVideoGemmaForQA checkpoint (with its processor)."}
+    )
+    video_encoder: str | None = field(
+        default=None, metadata={"help": "With --language_model: a bytevid checkpoint (its bytevid. backbone is used)."}
+    )
+    language_model: str | None = field(
+        default=None, metadata={"help": "With --video_encoder: a Gemma causal-LM checkpoint folder (with tokenizer)."}
+    )
+    tokenizer_name: str | None = field(
+        default=None, metadata={"help": "Tokenizer folder, if not saved with --language_model."}
+    )
+    num_video_tokens: int = field(
+        default=32, metadata={"help": "Video tokens per video (new models only); 0 = every last-level position."}
+    )
+    projector_hidden_act: str = field(default="gelu", metadata={"help": "Projector activation (new models only)."})
+    freeze_lm: bool = field(default=False, metadata={"help": "Train only the video encoder, pooling and projector."})
+    freeze_video_encoder: bool = field(default=False, metadata={"help": "Keep the byte encoder (bytevid.*) fixed."})
+    lora_r: int = field(default=0, metadata={"help": "> 0: LoRA of this rank on the LM's attention projections."})
+    lora_alpha: int | None = field(default=None, metadata={"help": "LoRA alpha (default 2 * lora_r)."})
+    lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout."})
+    lora_target_modules: str = field(
+        default=DEFAULT_LORA_TARGETS, metadata={"help": "Comma-separated LM module names that get LoRA adapters."}
+    )
+
+
+@dataclass
+class QADataArguments:
+    """Where the questions and videos come from."""
+
+    train_file: str | None = field(
+        default=None, metadata={"help": "CSV/JSONL manifest (video, question, answer[, choices]) or a saved dataset."}
+    )
+    eval_file: str | None = field(default=None, metadata={"help": "Evaluation manifest or saved dataset (eval loss)."})
+    max_video_bytes: int | None = field(default=None, metadata={"help": "Truncate every video to this many bytes."})
+    transcode: bool = field(default=False, metadata={"help": "Re-encode every video to the canonical format first."})
+    use_chat_template: bool = field(default=True, metadata={"help": "Render prompts with the chat template."})
+
+
+def _load_tokenizer(path: str):
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(path)
+    except (OSError, ValueError) as e:
+        raise ValueError(f"no tokenizer could be loaded from {path!r} ({e}); pass --tokenizer_name") from e
+
+
+def build_qa_model_and_processor(model_args: QAModelArguments):
+    """Load or assemble the model and its processor; returns ``(model, processor)`` (no freezing/LoRA yet)."""
+    from .modeling.modeling_qa import BytesVideoGemmaForQA
+    from .processing import BytesVideoProcessor
+    from .processing.processing_qa import BytesVideoQAProcessor, add_video_token
+
+    if model_args.model_name_or_path:
+        if model_args.video_encoder or model_args.language_model:
+            raise ValueError("pass either --model_name_or_path or --video_encoder + --language_model, not both")
+        model = BytesVideoGemmaForQA.from_pretrained(model_args.model_name_or_path)
+        try:
+            processor = BytesVideoQAProcessor.from_pretrained(model_args.model_name_or_path)
+        except (OSError, ValueError, TypeError):
+            tokenizer = _load_tokenizer(model_args.tokenizer_name or model_args.model_name_or_path)
+            processor = BytesVideoQAProcessor.for_model(model.config, BytesVideoProcessor(), tokenizer)
+        return model, processor
+    if not (model_args.video_encoder and model_args.language_model):
+        raise ValueError("pass --model_name_or_path, or both --video_encoder and --language_model")
+    tokenizer = _load_tokenizer(model_args.tokenizer_name or model_args.language_model)
+    video_token_id = add_video_token(tokenizer, "<video>")
+    model = BytesVideoGemmaForQA.from_pretrained_parts(
+        model_args.video_encoder,
+        model_args.language_model,
+        video_token_id=video_token_id,
+        num_video_tokens=model_args.num_video_tokens,
+        projector_hidden_act=model_args.projector_hidden_act,
+    )
+    try:
+        video_processor = BytesVideoProcessor.from_pretrained(model_args.video_encoder)
+    except (OSError, ValueError):
+        video_processor = BytesVideoProcessor()
+    return model, BytesVideoQAProcessor.for_model(model.config, video_processor, tokenizer)
+
+
+def video_side_modules(model) -> list[str]:
+    """Names of the video-side sub-modules (encoder, pooling, projector) that exist in ``model``."""
+    return [name for name in ("bytevid", "video_pooling", "projector") if getattr(model, name, None) is not None]
+
+
+def apply_lora(
+    model,
+    r: int,
+    alpha: int | None = None,
+    dropout: float = 0.05,
+    target_modules: str | list[str] = DEFAULT_LORA_TARGETS,
+    train_video_side: bool | list[str] = True,
+):
+    """Wrap ``model`` with peft LoRA adapters on the language model's attention projections.
+
+    Only modules under ``language_model`` are adapted. ``train_video_side`` keeps the video encoder, pooling and
+    projector fully trainable (peft ``modules_to_save``, so they are saved with the adapter); a list names which of
+    them. Returns the ``PeftModel``; ``save_pretrained`` writes the adapter (+ those modules),
+    ``merge_and_unload()`` gives back a plain ``BytesVideoGemmaForQA``.
+    """
+    from peft import LoraConfig, get_peft_model
+
+    if r < 1:
+        raise ValueError(f"LoRA rank must be >= 1, got {r}")
+    names = [t.strip() for t in target_modules.split(",")] if isinstance(target_modules, str) else list(target_modules)
+    names = [n for n in names if n]
+    if not names:
+        raise ValueError("lora target_modules is empty")
+    pattern = r"language_model\..*\.(" + "|".join(map(re.escape, names)) + r")"
+    if train_video_side is True:
+        modules_to_save = video_side_modules(model)
+    elif train_video_side:
+        modules_to_save = list(train_video_side)
+    else:
+        modules_to_save = None
+    config = LoraConfig(
+        r=r,
+        lora_alpha=alpha if alpha is not None else 2 * r,
+        lora_dropout=dropout,
+        target_modules=pattern,
+        modules_to_save=modules_to_save or None,
+        bias="none",
+    )
+    return get_peft_model(model, config)
+
+
+def prepare_for_training(model, model_args: QAModelArguments):
+    """Apply ``--freeze_lm`` / ``--freeze_video_encoder`` / ``--lora_r``; returns the model to train."""
+    if model_args.freeze_lm and model_args.lora_r:
+        raise ValueError("--freeze_lm and --lora_r contradict each other: LoRA trains adapters on the language model")
+    if model_args.lora_r < 0:
+        raise ValueError(f"--lora_r must be >= 0, got {model_args.lora_r}")
+    if model_args.freeze_lm:
+        model.language_model.requires_grad_(False)
+    if model_args.freeze_video_encoder:
+        model.bytevid.requires_grad_(False)
+    if model_args.lora_r:
+        video_side = [n for n in video_side_modules(model) if not (n == "bytevid" and model_args.freeze_video_encoder)]
+        model = apply_lora(model, model_args.lora_r, model_args.lora_alpha, model_args.lora_dropout,
+                           model_args.lora_target_modules, train_video_side=video_side or False)
+    if not any(p.requires_grad for p in model.parameters()):
+        raise ValueError("nothing left to train: every parameter is frozen")
+    return model
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Fine-tuning
+# ---------------------------------------------------------------------------------------------------------------------
+def run_qa_finetuning(model_args: QAModelArguments, data_args: QADataArguments, training_args, callbacks=None):
+    """Fine-tune with ``transformers.Trainer`` and save model + processor to ``training_args.output_dir``.
+
+    With LoRA the adapter (and the trained video side) is saved to ``<output_dir>/lora_adapter`` and the merged model
+    to ``output_dir``, so the output loads with ``BytesVideoGemmaForQA.from_pretrained`` either way.
+    Returns the ``TrainOutput``.
+    """
+    from transformers import Trainer
+
+    if not data_args.train_file:
+        raise ValueError("pass --train_file (a CSV/JSONL manifest or a saved dataset)")
+    model, processor = build_qa_model_and_processor(model_args)
+    if data_args.max_video_bytes is not None:
+        processor.video_processor.max_length = data_args.max_video_bytes
+        processor.video_processor.truncation = True
+    if data_args.transcode:
+        processor.video_processor.transcode = True
+    model = prepare_for_training(model, model_args)
+
+    train = load_qa_data(data_args.train_file)
+    evaluation = load_qa_data(data_args.eval_file) if data_args.eval_file else None
+    for name, data in (("train", train), ("eval", evaluation)):
+        if data is not None and any(answer is None for answer in data["answer"]):
+            raise ValueError(f"the {name} data has rows without an answer; every training question needs one")
+    training_args.remove_unused_columns = False  # the collator needs the raw columns
+    trainer = Trainer(
+        model=model,
+        args=training_args,
+        train_dataset=train,
+        eval_dataset=evaluation,
+        data_collator=BytesVideoQACollator(processor, use_chat_template=data_args.use_chat_template),
+        callbacks=list(callbacks or []),
+    )
+    result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    output_dir = training_args.output_dir
+    if model_args.lora_r:
+        trainer.model.save_pretrained(os.path.join(output_dir, "lora_adapter"))
+        trainer.model.merge_and_unload().save_pretrained(output_dir)
+    else:
+        trainer.save_model(output_dir)
+    processor.save_pretrained(output_dir)
+    trainer.save_state()
+    if evaluation is not None:
+        metrics = trainer.evaluate()
+        trainer.log_metrics("eval", metrics)
+        trainer.save_metrics("eval", metrics)
+    return result
+
+
+def finetune_main(argv=None):
+    """CLI of ``scripts/finetune_qa.py``."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    from transformers import HfArgumentParser, TrainingArguments
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = HfArgumentParser((QAModelArguments, QADataArguments, TrainingArguments))
+    parser.set_defaults(learning_rate=DEFAULT_QA_LEARNING_RATE)
+    model_args, data_args, training_args = parser.parse_args_into_dataclasses(args=argv)
+    return run_qa_finetuning(model_args, data_args, training_args)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Evaluation: generate answers, compute metrics
+# ---------------------------------------------------------------------------------------------------------------------
+@dataclass
+class QAEvaluationArguments:
+    """What to evaluate and how to generate."""
+
+    model_name_or_path: str = field(metadata={"help": "A saved BytesVideoGemmaForQA checkpoint (with its processor)."})
+    eval_file: str = field(metadata={"help": "CSV/JSONL manifest (video, question, answer[, choices]) or dataset."})
+    output_dir: str | None = field(default=None, metadata={"help": "Write predictions.jsonl and metrics.json here."})
+    split: str | None = field(default=None, metadata={"help": "Split of a saved DatasetDict (default: train)."})
+    batch_size: int = field(default=8, metadata={"help": "Questions per generate() call."})
+    max_new_tokens: int = field(default=16, metadata={"help": "Longest generated answer, in tokens."})
+    num_beams: int = field(default=1, metadata={"help": "Beam search width (1 = greedy)."})
+    max_video_bytes: int | None = field(default=None, metadata={"help": "Truncate every video to this many bytes."})
+    limit: int | None = field(default=None, metadata={"help": "Evaluate only the first N questions."})
+    device: str | None = field(default=None, metadata={"help": "cpu, cuda, ... (default: cuda when available)."})
+    use_chat_template: bool = field(default=True, metadata={"help": "Render prompts with the chat template."})
+
+
+@torch.no_grad()
+def generate_answers(
+    model, processor, data, batch_size: int = 8, max_new_tokens: int = 16, num_beams: int = 1,
+    use_chat_template: bool = True, device=None,
+) -> list[str]:
+    """Greedy (or beam) answers for every row of ``data`` (dicts or a dataset with video/question[/choices])."""
+    if isinstance(model, torch.nn.Module):
+        model.eval()
+    device = device if device is not None else model.device
+    collator = BytesVideoQACollator(processor, with_answers=False, use_chat_template=use_chat_template)
+    rows = [data[i] for i in range(len(data))]
+    answers: list[str] = []
+    for start in range(0, len(rows), batch_size):
+        batch = collator(rows[start : start + batch_size])
+        batch = {k: v.to(device) for k, v in batch.items()}
+        generated = model.generate(
+            **batch,
+            max_new_tokens=max_new_tokens,
+            num_beams=num_beams,
+            do_sample=False,
+            pad_token_id=processor.tokenizer.pad_token_id,
+            eos_token_id=processor.answer_end_token_id,
+        )
+        answers.extend(processor.decode_answers(generated, batch["input_ids"].shape[1]))
+    return answers
+
+
+def run_qa_evaluation(args: QAEvaluationArguments) -> dict[str, float]:
+    """Generate answers for ``args.eval_file`` and score them (exact match for open-ended questions,
+    multiple-choice accuracy for questions with choices); writes ``predictions.jsonl`` / ``metrics.json`` to
+    ``args.output_dir`` when set. Returns the metrics."""
+    from .modeling.modeling_qa import BytesVideoGemmaForQA
+    from .processing.processing_qa import BytesVideoQAProcessor
+    from .qa_metrics import compute_qa_metrics
+
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model = BytesVideoGemmaForQA.from_pretrained(args.model_name_or_path).to(device)
+    processor = BytesVideoQAProcessor.from_pretrained(args.model_name_or_path)
+    if args.max_video_bytes is not None:
+        processor.video_processor.max_length = args.max_video_bytes
+        processor.video_processor.truncation = True
+    data = load_qa_data(args.eval_file, split=args.split)
+    if args.limit is not None:
+        data = data.select(range(min(args.limit, len(data))))
+    if any(answer is None for answer in data["answer"]):
+        raise ValueError("every evaluation question needs a reference answer")
+    predictions = generate_answers(model, processor, data, batch_size=args.batch_size,
+                                   max_new_tokens=args.max_new_tokens, num_beams=args.num_beams,
+                                   use_chat_template=args.use_chat_template, device=device)
+    choices = [c or None for c in data["choices"]] if "choices" in data.column_names else None
+    metrics = compute_qa_metrics(predictions, data["answer"], choices)
+    if args.output_dir:
+        out = Path(args.output_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        with open(out / "predictions.jsonl", "w", encoding="utf-8") as f:
+            for i, prediction in enumerate(predictions):
+                row = {"question": data[i]["question"], "answer": data[i]["answer"], "prediction": prediction}
+                if choices is not None:
+                    row["choices"] = choices[i]
+                if isinstance(data[i]["video"], str):
+                    row["video"] = data[i]["video"]
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics
+
+
+def evaluate_main(argv=None) -> dict[str, float]:
+    """CLI of ``scripts/evaluate_qa.py``: prints the metrics as JSON."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    from transformers import HfArgumentParser
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    (args,) = HfArgumentParser((QAEvaluationArguments,)).parse_args_into_dataclasses(args=argv)
+    metrics = run_qa_evaluation(args)
+    print(json.dumps(metrics, indent=2))
+    return metrics
+
+
+__all__ = [
+    "BytesVideoQACollator",
+    "DEFAULT_LORA_TARGETS",
+    "DEFAULT_QA_LEARNING_RATE",
+    "QADataArguments",
+    "QAEvaluationArguments",
+    "QAModelArguments",
+    "apply_lora",
+    "build_qa_model_and_processor",
+    "evaluate_main",
+    "finetune_main",
+    "generate_answers",
+    "load_qa_data",
+    "load_qa_manifest",
+    "prepare_for_training",
+    "run_qa_evaluation",
+    "run_qa_finetuning",
+    "video_side_modules",
+]
