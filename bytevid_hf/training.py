@@ -13,11 +13,10 @@ import torch
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi")
 
 
-def load_video_folder(root: str | os.PathLike, extensions: tuple[str, ...] = VIDEO_EXTENSIONS) -> datasets.Dataset:
-    """Read ``root/<class_name>/<video>`` into a ``datasets.Dataset``.
+def walk_class_folders(root: str | os.PathLike, extensions: tuple[str, ...] = VIDEO_EXTENSIONS):
+    """``root/<class_name>/**/<video>`` -> (sorted class names, ``[(path, label), ...]`` in class then path order).
 
-    Columns: ``video`` (binary: the encoded file bytes), ``label`` (``ClassLabel`` named after the subfolders, sorted)
-    and ``path``. Raises ``FileNotFoundError``/``ValueError`` naming the folder when it is missing or holds no videos.
+    Raises ``FileNotFoundError``/``ValueError`` naming the folder when it is missing or holds no videos.
     """
     root = Path(root)
     if not root.is_dir():
@@ -25,14 +24,26 @@ def load_video_folder(root: str | os.PathLike, extensions: tuple[str, ...] = VID
     class_names = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not class_names:
         raise ValueError(f"video folder {str(root)!r} has no class subfolders (expected root/<class>/<video>)")
-    paths, labels = [], []
-    for label, name in enumerate(class_names):
-        for path in sorted((root / name).rglob("*")):
-            if path.is_file() and path.suffix.lower() in extensions:
-                paths.append(str(path))
-                labels.append(label)
-    if not paths:
+    files = [
+        (path, label)
+        for label, name in enumerate(class_names)
+        for path in sorted((root / name).rglob("*"))
+        if path.is_file() and path.suffix.lower() in extensions
+    ]
+    if not files:
         raise ValueError(f"video folder {str(root)!r} holds no files with extensions {extensions}")
+    return class_names, files
+
+
+def load_video_folder(root: str | os.PathLike, extensions: tuple[str, ...] = VIDEO_EXTENSIONS) -> datasets.Dataset:
+    """Read ``root/<class_name>/<video>`` into a ``datasets.Dataset``.
+
+    Columns: ``video`` (binary: the encoded file bytes), ``label`` (``ClassLabel`` named after the subfolders, sorted)
+    and ``path``. Raises ``FileNotFoundError``/``ValueError`` naming the folder when it is missing or holds no videos.
+    """
+    class_names, files = walk_class_folders(root, extensions)
+    paths = [str(path) for path, _ in files]
+    labels = [label for _, label in files]
 
     def rows():
         for path, label in zip(paths, labels):
@@ -77,7 +88,7 @@ class BytesVideoCollator:
         return batch
 
 
-__all__ = ["BytesVideoCollator", "load_video_folder", "VIDEO_EXTENSIONS"]
+__all__ = ["BytesVideoCollator", "load_video_folder", "walk_class_folders", "VIDEO_EXTENSIONS"]
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..training import VIDEO_EXTENSIONS
+from ..training import VIDEO_EXTENSIONS, walk_class_folders
 
 #: Optional question-answering columns a manifest may carry (copied to every encoding of the video).
 QA_COLUMNS = ("question", "answer", "choices")
@@ -62,18 +62,8 @@ def list_video_folder(root: str | os.PathLike, extensions: tuple[str, ...] = VID
     to ``root``. Raises ``FileNotFoundError``/``ValueError`` naming the folder when it is missing or holds no videos.
     """
     root = Path(root)
-    if not root.is_dir():
-        raise FileNotFoundError(f"video folder {str(root)!r} does not exist or is not a directory")
-    class_names = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not class_names:
-        raise ValueError(f"video folder {str(root)!r} has no class subfolders (expected root/<class>/<video>)")
-    records = []
-    for label, name in enumerate(class_names):
-        for path in sorted((root / name).rglob("*")):
-            if path.is_file() and path.suffix.lower() in extensions:
-                records.append(VideoRecord(path.relative_to(root).as_posix(), str(path), label))
-    if not records:
-        raise ValueError(f"video folder {str(root)!r} holds no files with extensions {extensions}")
+    class_names, files = walk_class_folders(root, extensions)
+    records = [VideoRecord(path.relative_to(root).as_posix(), str(path), label) for path, label in files]
     return VideoListing(_sorted_records(records), class_names, (), str(root))
 
 
