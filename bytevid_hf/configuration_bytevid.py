@@ -225,6 +225,7 @@ class BytesVideoConfig(PretrainedConfig):
             raise ValueError(f"BytesVideoConfig.ssm_backend must be one of {SSM_BACKENDS}, got {self.ssm_backend!r}")
         if self.time_step_rank != "auto":
             positive_int("time_step_rank")
+        self._validate_numbers()
         self._validate_reconstruction()
         if self.pooling == "attention":
             for width in self.level_widths[:-1]:
@@ -233,6 +234,67 @@ class BytesVideoConfig(PretrainedConfig):
                         f"BytesVideoConfig.pooling_attention_heads={self.pooling_attention_heads} must divide every "
                         f"pooled level width {self.level_widths[:-1]}"
                     )
+
+    def _validate_numbers(self) -> None:
+        """Activation, Δ initialisation range, norm epsilon and dropout."""
+        from transformers.activations import ACT2FN
+
+        if self.hidden_act not in ACT2FN:
+            raise ValueError(f"BytesVideoConfig.hidden_act must be a transformers activation name, got {self.hidden_act!r}")
+
+        def number(name: str) -> float:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"BytesVideoConfig.{name} must be a finite number, got {value!r}")
+            return float(value)
+
+        low, high, floor = number("time_step_min"), number("time_step_max"), number("time_step_floor")
+        if not 0 < low <= high:
+            raise ValueError(
+                f"BytesVideoConfig.time_step_min={low!r} and time_step_max={high!r} must satisfy 0 < min <= max "
+                "(Δ is initialised log-uniformly between them)"
+            )
+        if floor < 0:
+            raise ValueError(f"BytesVideoConfig.time_step_floor must be >= 0, got {floor!r}")
+        if number("time_step_scale") <= 0 or number("initializer_range") < 0:
+            raise ValueError(
+                f"BytesVideoConfig.time_step_scale must be > 0 and initializer_range >= 0, got "
+                f"{self.time_step_scale!r} and {self.initializer_range!r}"
+            )
+        if number("layer_norm_epsilon") <= 0:
+            raise ValueError(f"BytesVideoConfig.layer_norm_epsilon must be > 0, got {self.layer_norm_epsilon!r}")
+        if not 0 <= number("classifier_dropout") < 1:
+            raise ValueError(f"BytesVideoConfig.classifier_dropout must be in [0, 1), got {self.classifier_dropout!r}")
+
+    def _validate_mixer(self) -> None:
+        """The mixer settings (``mixer_type`` and the fields it reads)."""
+        if self.mixer_type not in MIXER_TYPES:
+            raise ValueError(f"BytesVideoConfig.mixer_type must be one of {MIXER_TYPES}, got {self.mixer_type!r}")
+        for name in ("num_attention_heads", "attention_window", "attention_mlp_ratio", "conv_mixer_kernel",
+                     "ssm_chunk_size", "bf_ti_conv_stride"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"BytesVideoConfig.{name} must be an integer >= 1, got {value!r}")
+        if self.mixer_type in ATTENTION_MIXERS:
+            bad = [w for w in self.level_widths if w % self.num_attention_heads]
+            if bad:
+                raise ValueError(
+                    f"BytesVideoConfig.num_attention_heads={self.num_attention_heads} must divide every level width "
+                    f"{self.level_widths} (mixer_type={self.mixer_type!r})"
+                )
+        if self.mixer_type == "chunked_ssm":
+            if self.num_levels < 2:
+                raise ValueError(
+                    "BytesVideoConfig.mixer_type='chunked_ssm' needs num_levels >= 2 (every level but the last is "
+                    f"chunked), got num_levels={self.num_levels}"
+                )
+            step = self.pool_size ** (self.num_levels - 2)
+            if self.ssm_chunk_size % step:
+                raise ValueError(
+                    f"BytesVideoConfig.ssm_chunk_size={self.ssm_chunk_size} must be a multiple of "
+                    f"pool_size ** (num_levels - 2) = {step} so that chunks end on whole positions at every chunked "
+                    "level (mixer_type='chunked_ssm')"
+                )
 
     def _validate_reconstruction(self) -> None:
         """The RGB-reconstruction head's settings (``reconstruction_*``)."""

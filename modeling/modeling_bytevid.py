@@ -16,6 +16,7 @@ from ..configuration_bytevid import BytesVideoConfig
 from .cache import BytesVideoCache
 from .mamba import BytesVideoMambaBlock, BytesVideoMambaMixer, BytesVideoRMSNorm, MambaLayerState
 from .pooling import BytesVideoPooling
+from .safe_loading import SafeLoadingMixin
 
 
 @dataclass
@@ -111,7 +112,7 @@ def _resolve_cache_alias(cache: BytesVideoCache | None, cache_params: BytesVideo
     return cache if cache is not None else cache_params
 
 
-class BytesVideoPreTrainedModel(PreTrainedModel):
+class BytesVideoPreTrainedModel(SafeLoadingMixin, PreTrainedModel):
     config_class = BytesVideoConfig
     config: BytesVideoConfig
     base_model_prefix = "bytevid"

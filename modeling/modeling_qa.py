@@ -33,6 +33,7 @@ from transformers.utils import ModelOutput, logging
 from ..configuration_qa import BytesVideoGemmaConfig
 from .modeling_bytevid import BytesVideoModel, prepare_byte_inputs
 from .modeling_rgb import BytesVideoTokenPooling
+from .safe_loading import SafeLoadingMixin
 
 logger = logging.get_logger(__name__)
 
@@ -80,7 +81,7 @@ class BytesVideoGemmaProjector(nn.Module):
         return self.linear_2(self.act(self.linear_1(video_tokens)))
 
 
-class BytesVideoGemmaPreTrainedModel(PreTrainedModel):
+class BytesVideoGemmaPreTrainedModel(SafeLoadingMixin, PreTrainedModel):
     config_class = BytesVideoGemmaConfig
     config: BytesVideoGemmaConfig
     base_model_prefix = ""
