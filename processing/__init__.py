@@ -10,9 +10,20 @@ Public API:
 * :class:`~bytevid_hf.processing.augment.VideoAugmenter` — RGB-space augmentation re-encoded to bytes.
 * :func:`encode_jpeg` / :func:`video_to_jpeg_bytes` — JPEG-bytes inputs (``BytesVideoProcessor(input_format="jpeg")``).
 * :func:`sample_frames` / :class:`RGBReconstructionCollator` — RGB targets for reconstruction pre-training.
+* :class:`VideoInputError` and its subclasses (:mod:`.errors`) — what a bad input raises.
 """
 
 from .augment import VideoAugmenter, byte_difference
+from .errors import (
+    InvalidVideoError,
+    VideoDecodeTimeoutError,
+    VideoInputError,
+    VideoIsADirectoryError,
+    VideoNotFoundError,
+    VideoPermissionError,
+    VideoReadError,
+    VideoTooLargeError,
+)
 from .frames import RGBReconstructionCollator, sample_frames
 from .io import read_video_bytes
 from .jpeg import encode_jpeg, frames_to_jpeg_bytes, split_jpeg_stream, video_to_jpeg_bytes
@@ -35,4 +46,12 @@ __all__ = [
     "RGBReconstructionCollator",
     "BytesVideoQAProcessor",
     "add_video_token",
+    "VideoInputError",
+    "VideoReadError",
+    "VideoNotFoundError",
+    "VideoIsADirectoryError",
+    "VideoPermissionError",
+    "VideoTooLargeError",
+    "InvalidVideoError",
+    "VideoDecodeTimeoutError",
 ]

@@ -8,11 +8,23 @@ about *types*, so that a wrong argument fails loudly instead of being silently t
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import sys
 from typing import Any
 
 import numpy as np
+
+from .errors import (
+    InvalidVideoError,
+    VideoInputError,
+    VideoIsADirectoryError,
+    VideoNotFoundError,
+    VideoPermissionError,
+    VideoReadError,
+    VideoTooLargeError,
+)
 
 __all__ = ["read_video_bytes", "describe_video", "ACCEPTED_VIDEO_TYPES"]
 
@@ -78,59 +90,106 @@ def _check_max_bytes(max_bytes: int | None) -> None:
         raise ValueError(f"max_bytes must be a positive int or None, got {max_bytes!r}")
 
 
-def _too_large(desc: str, size: int | str, max_bytes: int) -> ValueError:
-    return ValueError(
-        f"Video {desc} is {size} bytes, which exceeds the limit of max_bytes={max_bytes} bytes"
+def _too_large(desc: str, size: int | str, max_bytes: int) -> VideoTooLargeError:
+    reason = f"it is {size} bytes, which exceeds the limit of max_bytes={max_bytes} bytes"
+    return VideoTooLargeError(
+        f"Video {desc} is {size} bytes, which exceeds the limit of max_bytes={max_bytes} bytes",
+        input_name=desc,
+        reason=reason,
     )
 
 
-def _bounded_too_large(desc: str, max_bytes: int) -> ValueError:
+def _bounded_too_large(desc: str, max_bytes: int) -> VideoTooLargeError:
     """For streams whose total size is unknown: only ``max_bytes + 1`` bytes were read."""
-    return ValueError(
-        f"Video {desc} is larger than the limit of max_bytes={max_bytes} bytes "
-        f"(stopped reading after {max_bytes + 1} bytes)"
-    )
+    reason = f"it is larger than the limit of max_bytes={max_bytes} bytes (stopped reading after {max_bytes + 1} bytes)"
+    return VideoTooLargeError(f"Video {desc} is {reason[6:]}", input_name=desc, reason=reason)
 
 
 def _finish(arr: np.ndarray, desc: str, max_bytes: int | None) -> np.ndarray:
     """Shared checks on the final array: non-empty and within ``max_bytes``."""
     if arr.size == 0:
-        raise ValueError(f"Video {desc} is empty (0 bytes); a video must contain at least one byte")
+        raise InvalidVideoError(
+            f"Video {desc} is empty (0 bytes); a video must contain at least one byte",
+            input_name=desc,
+            reason="it is empty (0 bytes)",
+        )
     if max_bytes is not None and arr.size > max_bytes:
         raise _too_large(desc, arr.size, max_bytes)
     return arr
 
 
+def _read_error(cls: type, message: str, desc: str, reason: str) -> VideoReadError:
+    return cls(message, input_name=desc, reason=reason)
+
+
+def _file_kind(mode: int) -> str:
+    for test, kind in (
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
+def _os_error(e: OSError, path: str, desc: str) -> VideoReadError:
+    """The :class:`VideoReadError` subclass and message for an ``OSError`` raised while opening/reading ``path``."""
+    if isinstance(e, FileNotFoundError):
+        return _read_error(VideoNotFoundError, f"Video file not found: {desc!r}", desc, "the path does not exist")
+    if isinstance(e, IsADirectoryError) or (e.errno not in (errno.ELOOP,) and os.path.isdir(path)):
+        return _read_error(
+            VideoIsADirectoryError,
+            f"Video path {desc!r} is a directory, not a video file",
+            desc,
+            "the path is a directory",
+        )
+    if isinstance(e, PermissionError):
+        return _read_error(
+            VideoPermissionError, f"Permission denied reading video file {desc!r}", desc, "permission denied"
+        )
+    if e.errno == errno.ELOOP:
+        reason = "the path is a symbolic link loop (too many levels of symbolic links)"
+    else:
+        reason = f"{e.strerror or e}"
+    return _read_error(VideoReadError, f"Could not read video file {desc!r}: {reason}", desc, reason)
+
+
 def _read_path(video: str | os.PathLike, desc: str, max_bytes: int | None) -> np.ndarray:
+    """Read a regular file, refusing anything that could block (FIFOs, sockets, devices) or exceed ``max_bytes``.
+
+    Non-regular files are refused *before* opening them: opening a FIFO blocks until a writer
+    appears, and devices such as ``/dev/zero`` never end. Pass such streams as file objects instead.
+    """
     path = os.fspath(video)
     if "\0" in (path if isinstance(path, str) else path.decode(errors="replace")):
-        raise ValueError(
-            f"Video path {desc!r} contains a NUL character, so it cannot be a file path; "
-            "pass video content as bytes, not str"
-        )
+        reason = "the path contains a NUL character, so it cannot be a file path; pass video content as bytes, not str"
+        raise InvalidVideoError(f"Video path {desc!r}: {reason}", input_name=desc, reason=reason)
     try:
+        mode = os.stat(path).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+        if not stat.S_ISREG(mode):
+            kind = _file_kind(mode)
+            reason = (
+                f"it is {kind}, not a regular file; reading it could block or never end "
+                "(pass an open binary file object to read from a stream)"
+            )
+            raise _read_error(VideoReadError, f"Could not read video file {desc!r}: {reason}", desc, reason)
         with open(path, "rb") as f:
             # Fail fast on oversized regular files without reading them.
             st_size = os.fstat(f.fileno()).st_size
             if max_bytes is not None and st_size > max_bytes:
                 raise _too_large(desc, st_size, max_bytes)
-            # Read at most max_bytes + 1 so that non-regular files (pipes, devices) cannot
-            # exhaust memory either.
+            # Read at most max_bytes + 1 so that a file that grows while being read cannot exhaust memory.
             data = f.read() if max_bytes is None else f.read(max_bytes + 1)
             if max_bytes is not None and len(data) > max_bytes:
                 raise _bounded_too_large(desc, max_bytes)
-    except FileNotFoundError as e:
-        raise FileNotFoundError(f"Video file not found: {desc!r}") from e
-    except IsADirectoryError as e:
-        raise IsADirectoryError(f"Video path {desc!r} is a directory, not a video file") from e
-    except PermissionError as e:
-        raise PermissionError(f"Permission denied reading video file {desc!r}") from e
-    except ValueError:
+    except VideoInputError:
         raise
-    except OSError as e:  # e.g. EIO, ENAMETOOLONG, or a directory on platforms that say EISDIR differently
-        if os.path.isdir(path):
-            raise IsADirectoryError(f"Video path {desc!r} is a directory, not a video file") from e
-        raise ValueError(f"Could not read video file {desc!r}: {e.strerror or e}") from e
+    except OSError as e:  # not found, directory, permission denied, ELOOP, EIO, ENAMETOOLONG, ...
+        raise _os_error(e, path, desc) from e
     return np.frombuffer(data, dtype=np.uint8)
 
 
@@ -138,7 +197,9 @@ def _read_file_object(video: Any, desc: str, max_bytes: int | None) -> np.ndarra
     try:
         data = video.read() if max_bytes is None else video.read(max_bytes + 1)
     except (OSError, ValueError) as e:  # closed file, unreadable stream, ...
-        raise ValueError(f"Could not read from video file object {desc}: {e}") from e
+        raise VideoReadError(
+            f"Could not read from video file object {desc}: {e}", input_name=desc, reason=str(e)
+        ) from e
     if isinstance(data, str):
         raise TypeError(
             f"Video file object {desc} returned str from .read(); it was opened in text mode. "
@@ -147,7 +208,9 @@ def _read_file_object(video: Any, desc: str, max_bytes: int | None) -> np.ndarra
     if max_bytes is not None and data is not None and len(data) > max_bytes:
         raise _bounded_too_large(desc, max_bytes)
     if data is None:  # non-blocking raw stream with no data available
-        raise ValueError(f"Video file object {desc} returned None from .read() (non-blocking stream?)")
+        reason = "its .read() returned None (non-blocking stream with no data?)"
+        raise VideoReadError(f"Video file object {desc} returned None from .read() (non-blocking stream?)",
+                             input_name=desc, reason=reason)
     if isinstance(data, (bytes, bytearray)):
         return np.frombuffer(data, dtype=np.uint8)
     try:
@@ -218,20 +281,28 @@ def read_video_bytes(
               host copy for tensors on other devices.
         name: label for the input in error messages (defaults to the path, the file object's
             name, or a type/length description).
-        max_bytes: optional upper limit on the size in bytes; larger inputs raise ``ValueError``
-            (paths are checked with ``fstat`` before reading).
+        max_bytes: optional upper limit on the size in bytes; larger inputs raise
+            :class:`VideoTooLargeError` (paths are checked with ``fstat`` before reading, streams
+            are read at most ``max_bytes + 1`` bytes far).
 
     Returns:
         A 1-D ``numpy.ndarray`` of dtype ``uint8`` with at least one element. It may share
         memory with (and may be read-only like) the input.
 
     Raises:
-        FileNotFoundError: the path does not exist.
-        IsADirectoryError: the path is a directory.
-        PermissionError: the path cannot be read.
-        ValueError: the input is empty, exceeds ``max_bytes``, is an array with the wrong number
-            of dimensions, or cannot be read for another reason.
+        VideoNotFoundError: the path does not exist (a ``FileNotFoundError``).
+        VideoIsADirectoryError: the path is a directory (an ``IsADirectoryError``).
+        VideoPermissionError: the path cannot be opened (a ``PermissionError``).
+        VideoReadError: the path is not a regular file (FIFO, socket, device — refused before
+            opening, since reading could block or never end), a symbolic-link loop, an I/O error,
+            or a file object whose ``read`` fails.
+        VideoTooLargeError: the input exceeds ``max_bytes``.
+        InvalidVideoError: the input is empty, or a ``str`` "path" contains NUL (content passed as str).
+        ValueError: an array with the wrong number of dimensions, or an invalid ``max_bytes``.
         TypeError: the input has an unsupported type or dtype, or is a text-mode file object.
+
+        All the ``Video*Error`` classes derive from :class:`~bytevid_hf.processing.errors.VideoInputError`
+        (a ``ValueError``) and name the input and the reason.
     """
     _check_max_bytes(max_bytes)
     desc = describe_video(video, name)

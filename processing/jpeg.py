@@ -34,6 +34,8 @@ import av.error
 import numpy as np
 
 from .ffmpeg_logs import quiet_ffmpeg_logs
+from .deadline import DEFAULT_DECODE_TIMEOUT, Deadline, DeadlineReader, check_timeout
+from .errors import InvalidVideoError
 from .io import _check_max_bytes, describe_video, read_video_bytes
 
 __all__ = [
@@ -432,6 +434,11 @@ def _reason(e: BaseException, stage: str) -> str:
     return f"{message} while {stage} ({type(e).__name__}){hint}"
 
 
+#: Most output frames a constant-rate resample may produce (a day at 100 fps); corrupted timestamps
+#: can otherwise claim a clip lasts years and ask for billions of repeated frames.
+MAX_RESAMPLED_FRAMES = 8_640_000
+
+
 def _constant_rate_slots(times: list[float], fps: float, end_seconds: float, max_slots: int | None) -> list[int]:
     """For each output frame at a constant ``fps``: the index of the decoded frame shown then.
 
@@ -442,6 +449,14 @@ def _constant_rate_slots(times: list[float], fps: float, end_seconds: float, max
     """
     out: list[int] = []
     slots = [0] + [math.floor(t * fps + 0.5) for t in times[1:]]
+    total = max(slots[-1] + 1, math.floor(end_seconds * fps + 0.5))
+    if max_slots is not None:
+        total = min(total, max_slots)
+    if total > MAX_RESAMPLED_FRAMES:
+        raise ValueError(
+            f"the frame timestamps span {end_seconds:.6g} s, i.e. {total} frames at {fps:g} fps, more than "
+            f"{MAX_RESAMPLED_FRAMES}; the timestamps are corrupted (or set jpeg_max_seconds / max_seconds)"
+        )
     for i, slot in enumerate(slots):
         if i + 1 < len(slots):
             end = slots[i + 1]
@@ -463,6 +478,7 @@ def video_to_jpeg_bytes(
     *,
     name: str | None = None,
     max_bytes: int | None = None,
+    timeout: Real | None = DEFAULT_DECODE_TIMEOUT,
 ) -> bytes:
     """Decode an encoded video with PyAV and return its frames as concatenated JPEGs.
 
@@ -485,20 +501,25 @@ def video_to_jpeg_bytes(
         max_seconds: only use the first ``max_seconds`` seconds (``None`` = everything).
         name: label for the input in error messages (default: the path, or ``"<bytes of length N>"``).
         max_bytes: size limit for the *input*, passed to ``read_video_bytes``.
+        timeout: wall-clock deadline in seconds for decoding (default 600 s; ``None`` = none),
+            checked between frames and on every demuxer read (see :mod:`.deadline`).
 
     Returns:
         ``bytes``: the JPEGs one after another (split them with :func:`split_jpeg_stream`; FFmpeg
         reads the result as an ``mjpeg`` stream). Reproducible for a given input and settings.
 
     Raises:
-        ValueError: invalid settings, or the input cannot be decoded: not a video, truncated or
-            corrupted, no video stream, or no decodable frames. The message names the input;
-            the underlying PyAV error is chained as ``__cause__``.
-        plus the exceptions of :func:`read_video_bytes` for unreadable inputs.
+        InvalidVideoError: the input cannot be decoded: not a video, truncated or corrupted, no
+            video stream, no decodable frames, or corrupted timestamps. The message names the
+            input; the underlying PyAV error is chained as ``__cause__``.
+        VideoDecodeTimeoutError: decoding ran past ``timeout`` seconds.
+        ValueError: invalid settings.
+        plus the exceptions of :func:`read_video_bytes` for unreadable or too large inputs.
     """
     settings = validate_jpeg_settings(
         quality=quality, size=size, num_frames=num_frames, fps=fps, max_seconds=max_seconds
     )
+    timeout = check_timeout(timeout, "timeout")
     data = read_video_bytes(video, name=name, max_bytes=max_bytes)
     if name is None:
         # Paths and named file objects keep their name; other inputs are described by length.
@@ -506,14 +527,18 @@ def video_to_jpeg_bytes(
             hasattr(video, "read") and isinstance(getattr(video, "name", None), (str, os.PathLike))
         )
         name = describe_video(video) if is_named else f"<bytes of length {data.size}>"
-    state = {"stage": "opening the input"}
+    state = Deadline(timeout, name, action="decoding")  # also records the current stage
     try:
         with quiet_ffmpeg_logs():
             times, jpegs, frame_duration = _decode_to_jpegs(
-                io.BytesIO(data), state=state, desc=name, settings=settings
+                DeadlineReader(data, state), state=state, desc=name, settings=settings
             )
     except av.error.FFmpegError as e:
-        raise ValueError(f"Could not decode video {name}: {_reason(e, state['stage'])}") from e
+        reason = _reason(e, state.stage)
+        raise InvalidVideoError(f"Could not decode video {name}: {reason}", input_name=name, reason=reason) from e
+    except (MemoryError, OverflowError) as e:  # absurd declared sizes that libav or PyAV could not allocate
+        reason = f"{type(e).__name__} while {state.stage} ({e}); the file declares impossible sizes"
+        raise InvalidVideoError(f"Could not decode video {name}: {reason}", input_name=name, reason=reason) from e
 
     order = list(range(len(jpegs)))
     if settings["fps"] is not None:
@@ -521,28 +546,34 @@ def video_to_jpeg_bytes(
         max_slots = None
         if settings["max_seconds"] is not None:
             max_slots = max(1, math.floor(settings["max_seconds"] * fps_value + Fraction(1, 2)))
-        order = _constant_rate_slots(times, float(fps_value), times[-1] + frame_duration, max_slots)
+        try:
+            order = _constant_rate_slots(times, float(fps_value), times[-1] + frame_duration, max_slots)
+        except ValueError as e:
+            raise InvalidVideoError(f"Could not decode video {name}: {e}", input_name=name, reason=str(e)) from None
     order = [order[i] for i in _sample_indices(len(order), settings["num_frames"])]
     return b"".join(jpegs[i] for i in order)
 
 
 def _decode_to_jpegs(
-    buf: io.BytesIO, *, state: dict[str, str], desc: str, settings: dict[str, Any]
+    buf: io.RawIOBase, *, state: Deadline, desc: str, settings: dict[str, Any]
 ) -> tuple[list[float], list[bytes], float]:
     """Decode the first video stream; return frame times (s, from the first frame), JPEGs and a frame duration."""
     max_seconds = settings["max_seconds"]
     times: list[float] = []
     jpegs: list[bytes] = []
     with av.open(buf, "r") as inp:
-        state["stage"] = "decoding"
+        state.stage = "decoding"
+        state.check()
         if not inp.streams.video:
             kinds = sorted({s.type for s in inp.streams}) or ["none"]
-            raise ValueError(f"Could not decode video {desc}: it has no video stream (streams: {kinds})")
+            reason = f"it has no video stream (streams: {kinds})"
+            raise InvalidVideoError(f"Could not decode video {desc}: {reason}", input_name=desc, reason=reason)
         stream = inp.streams.video[0]
         rate = stream.average_rate or stream.guessed_rate
         frame_duration = 1.0 / float(rate) if rate else 1.0 / 25
         t0 = None
         for frame in inp.decode(stream):
+            state.check()
             t = frame.time
             if t is None:  # no timestamps: assume the stream's nominal frame rate
                 rel = len(times) * frame_duration
@@ -556,7 +587,8 @@ def _decode_to_jpegs(
                 _encode_rgb(frame.to_ndarray(format="rgb24"), settings["quality"], settings["size"])
             )
     if not jpegs:
-        raise ValueError(f"Could not decode video {desc}: no video frames could be decoded")
+        reason = "no video frames could be decoded"
+        raise InvalidVideoError(f"Could not decode video {desc}: {reason}", input_name=desc, reason=reason)
     return times, jpegs, frame_duration
 
 

@@ -4,8 +4,10 @@ Byte models see the encoded file, so the same content stored with different code
 bitrates looks completely different to them. :func:`transcode_video` normalises a video with PyAV:
 decode -> resize (shorter side = ``size``) -> resample to a constant ``fps`` -> encode at
 ``bitrate`` into an in-memory ``container``. Codec log output never reaches the terminal (see
-:mod:`.ffmpeg_logs`), and every decoding/encoding failure is reported as a ``ValueError`` that
-names the input.
+:mod:`.ffmpeg_logs`), every decoding/encoding failure is reported as an
+:class:`~.errors.InvalidVideoError` (a ``ValueError``) that names the input, and a wall-clock
+deadline (``timeout``, checked between packets and frames and on every demuxer read; see
+:mod:`.deadline`) bounds the time spent on one input.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import av
 import av.error
 from av.video.frame import PictureType
 
+from .deadline import DEFAULT_DECODE_TIMEOUT, Deadline, DeadlineReader, check_timeout
+from .errors import InvalidVideoError
 from .ffmpeg_logs import QUIET_ENCODER_PARAMS, quiet_ffmpeg_logs
 from .io import describe_video, read_video_bytes
 
@@ -213,8 +217,10 @@ class _VideoResampler:
     Frames are only converted (``reformat``) when they are emitted.
     """
 
-    def __init__(self, stream: Any, fps: Fraction, width: int, height: int, max_slots: int | None):
+    def __init__(self, stream: Any, fps: Fraction, width: int, height: int, max_slots: int | None,
+                 deadline: Deadline | None = None):
         self.stream = stream
+        self.deadline = deadline  # checked per output frame: a corrupted timestamp can ask for millions of repeats
         self.fps = fps
         self.width, self.height = width, height
         self.max_slots = max_slots
@@ -245,6 +251,8 @@ class _VideoResampler:
         out.pict_type = PictureType.NONE
         packets = []
         for slot in range(self.next_slot, end_slot):
+            if self.deadline is not None:
+                self.deadline.check()
             out.pts = slot  # the encoder keeps its own reference, so re-stamping is safe
             packets.extend(self.stream.encode(out))
             self.frames_out += 1
@@ -283,6 +291,7 @@ def transcode_video(
     audio_bitrate: int = 64_000,
     encoder_options: dict[str, str] | None = None,
     max_bytes: int | None = None,
+    timeout: Real | None = DEFAULT_DECODE_TIMEOUT,
 ) -> bytes:
     """Decode ``video`` and re-encode it in memory into a canonical format; return the new file's bytes.
 
@@ -308,6 +317,9 @@ def transcode_video(
         encoder_options: extra FFmpeg options for the video encoder (e.g. ``{"preset": "fast"}``),
             overriding the built-in defaults.
         max_bytes: optional size limit for the *input*, passed to ``read_video_bytes``.
+        timeout: wall-clock deadline in seconds for the whole transcode (default
+            :data:`~.deadline.DEFAULT_DECODE_TIMEOUT` = 600 s; ``None`` = no deadline). Checked
+            between packets and frames and on every read of the demuxer.
 
     Returns:
         The encoded file as ``bytes``. The output is meant to be reproducible: encoders run
@@ -317,11 +329,13 @@ def transcode_video(
         build.
 
     Raises:
-        ValueError: unsupported settings, or the input cannot be transcoded: not a video, truncated
-            or corrupted (e.g. an mp4 whose ``moov`` box is missing), no video stream, or no
-            decodable frames. The message names the input and the reason; the underlying PyAV
-            error is chained as ``__cause__``.
-        plus the exceptions of :func:`read_video_bytes` for unreadable inputs.
+        InvalidVideoError: the input cannot be transcoded: not a video, truncated or corrupted
+            (e.g. an mp4 whose ``moov`` box is missing), no video stream, or no decodable frames.
+            The message names the input and the reason; the underlying PyAV error is chained as
+            ``__cause__``.
+        VideoDecodeTimeoutError: the transcode ran past ``timeout`` seconds.
+        ValueError / TypeError: unsupported settings.
+        plus the exceptions of :func:`read_video_bytes` for unreadable or too large inputs.
     """
     codec, container = validate_transcode_settings(
         codec=codec,
@@ -332,6 +346,7 @@ def transcode_video(
         keep_audio=keep_audio,
         max_seconds=max_seconds,
     )
+    timeout = check_timeout(timeout, "timeout")
     data = read_video_bytes(video, name=name, max_bytes=max_bytes)
     if name is None:
         # Paths and named file objects keep their name; other inputs are described by length.
@@ -340,11 +355,11 @@ def transcode_video(
         )
         name = describe_video(video) if is_named else f"<bytes of length {data.size}>"
     fps_frac = Fraction(fps).limit_denominator(1_000_000)
-    state = {"stage": "opening the input"}
+    state = Deadline(timeout, name, action="transcoding")  # also records the current stage
     try:
         with quiet_ffmpeg_logs():
             return _transcode(
-                io.BytesIO(data),  # BytesIO copies the buffer once; the input is never modified
+                DeadlineReader(data, state),  # zero-copy, read-only view; reads honour the deadline
                 state=state,
                 desc=name,
                 encoder=SUPPORTED_CODECS[codec],
@@ -359,7 +374,11 @@ def transcode_video(
                 encoder_options=encoder_options,
             )
     except av.error.FFmpegError as e:
-        raise ValueError(f"Could not transcode video {name}: {_reason(e, state['stage'])}") from e
+        reason = _reason(e, state.stage)
+        raise InvalidVideoError(f"Could not transcode video {name}: {reason}", input_name=name, reason=reason) from e
+    except (MemoryError, OverflowError) as e:  # absurd declared sizes that libav or PyAV could not allocate
+        reason = f"{type(e).__name__} while {state.stage} ({e}); the file declares impossible sizes"
+        raise InvalidVideoError(f"Could not transcode video {name}: {reason}", input_name=name, reason=reason) from e
 
 
 def _reason(e: BaseException, stage: str) -> str:
@@ -373,10 +392,14 @@ def _reason(e: BaseException, stage: str) -> str:
     return f"{message} while {stage} ({type(e).__name__}){hint}"
 
 
+def _invalid(desc: str, reason: str) -> InvalidVideoError:
+    return InvalidVideoError(f"Could not transcode video {desc}: {reason}", input_name=desc, reason=reason)
+
+
 def _transcode(
-    buf: io.BytesIO,
+    buf: io.RawIOBase,
     *,
-    state: dict[str, str],
+    state: Deadline,
     desc: str,
     encoder: str,
     muxer: str,
@@ -390,10 +413,11 @@ def _transcode(
     encoder_options: dict[str, str] | None,
 ) -> bytes:
     with av.open(buf, "r") as inp:
-        state["stage"] = "transcoding"
+        state.stage = "transcoding"
+        state.check()
         if not inp.streams.video:
             kinds = sorted({s.type for s in inp.streams}) or ["none"]
-            raise ValueError(f"Could not transcode video {desc}: it has no video stream (streams: {kinds})")
+            raise _invalid(desc, f"it has no video stream (streams: {kinds})")
         in_video = inp.streams.video[0]
         in_audio = inp.streams.audio[0] if keep_audio and inp.streams.audio else None
 
@@ -413,7 +437,7 @@ def _transcode(
 
         def open_output(first_frame: Any) -> None:
             nonlocal out, vres, out_audio
-            state["stage"] = "setting up the encoder"
+            state.stage = "setting up the encoder"
             width, height = _output_size(first_frame.width, first_frame.height, size)
             # bitexact: no random Matroska UIDs and no muxer version tag -> reproducible bytes.
             out = av.open(out_buf, "w", format=muxer, options={"fflags": "+bitexact"})
@@ -423,7 +447,7 @@ def _transcode(
             vstream.bit_rate = bitrate
             vstream.codec_context.time_base = Fraction(1) / fps
             vstream.codec_context.thread_count = 1  # deterministic output, see _ENCODER_DEFAULTS
-            vres = _VideoResampler(vstream, fps, width, height, max_slots)
+            vres = _VideoResampler(vstream, fps, width, height, max_slots, deadline=state)
             if in_audio is not None:
                 sample_rate = in_audio.codec_context.sample_rate or 48000
                 audio_encoder = _AUDIO_ENCODERS[container]
@@ -433,7 +457,7 @@ def _transcode(
                 out_audio = out.add_stream(audio_encoder, rate=sample_rate)
                 out_audio.layout = "mono" if channels == 1 else "stereo"
                 out_audio.bit_rate = audio_bitrate
-            state["stage"] = "transcoding"
+            state.stage = "transcoding"
 
         def encode_audio(frame: Any) -> None:
             nonlocal audio_done
@@ -454,10 +478,12 @@ def _transcode(
         streams = [in_video] + ([in_audio] if in_audio is not None else [])
         try:
             for packet in inp.demux(streams):
+                state.check()
                 if packet.stream is in_video:
                     if video_done:
                         continue
                     for frame in packet.decode():
+                        state.check()
                         t = _frame_seconds(frame)
                         if t is not None:
                             rel = t - t0
@@ -479,6 +505,7 @@ def _transcode(
                             break
                 elif not audio_done:
                     for frame in packet.decode():
+                        state.check()
                         if out is None:
                             if len(audio_backlog) < _MAX_AUDIO_BACKLOG:
                                 audio_backlog.append(frame)
@@ -488,8 +515,9 @@ def _transcode(
                     break
 
             if vres is None or vres.frames_in == 0:
-                raise ValueError(f"Could not transcode video {desc}: no video frames could be decoded")
-            state["stage"] = "finalising the output"
+                raise _invalid(desc, "no video frames could be decoded")
+            state.stage = "finalising the output"
+            state.check()
             for out_packet in vres.finish(last_rel + in_frame_duration):
                 out.mux(out_packet)
             if out_audio is not None:
@@ -505,7 +533,7 @@ def _transcode(
                     pass
     result = out_buf.getvalue()
     if not result:
-        raise ValueError(f"Could not transcode video {desc}: the encoder produced no output")
+        raise _invalid(desc, "the encoder produced no output")
     return result
 
 

@@ -20,6 +20,8 @@ from transformers.image_processing_utils import BatchFeature
 from transformers.processing_utils import VideosKwargs
 from transformers.video_processing_utils import BaseVideoProcessor
 
+from .deadline import DEFAULT_DECODE_TIMEOUT, check_timeout
+from .errors import VideoInputError
 from .io import read_video_bytes
 from .jpeg import (
     DEFAULT_JPEG_QUALITY,
@@ -31,7 +33,12 @@ from .jpeg import (
 )
 from .transcode import CANONICAL_SETTINGS, transcode_video, validate_transcode_settings
 
-__all__ = ["BytesVideoProcessor", "BytesVideoKwargs", "INPUT_FORMATS"]
+__all__ = ["BytesVideoProcessor", "BytesVideoKwargs", "INPUT_FORMATS", "DEFAULT_MAX_INPUT_BYTES"]
+
+#: Default ``max_input_bytes``: 2 GiB. The processor holds each input in memory (and the padded
+#: batch once more), so an unbounded default would let one huge or endless input exhaust memory.
+#: Longer videos go through ``model.stream(...)``, which reads in chunks; ``None`` lifts the limit.
+DEFAULT_MAX_INPUT_BYTES: int = 2 * 1024**3
 
 #: What ``input_ids`` hold: ``"encoded"`` — the bytes of each video file (default);
 #: ``"jpeg"`` — JPEG bytes of each image, or of each video's frames, concatenated.
@@ -55,7 +62,12 @@ class BytesVideoKwargs(VideosKwargs, total=False):
         transcode: re-encode every video with :func:`transcode_video` before reading its bytes.
         codec, container, size, bitrate, fps, keep_audio: transcoding settings (defaults are
             :data:`CANONICAL_SETTINGS`).
-        max_input_bytes: reject inputs larger than this many bytes (``None`` = unlimited).
+        max_input_bytes: reject inputs larger than this many bytes with
+            :class:`~.errors.VideoTooLargeError` (default 2 GiB, :data:`DEFAULT_MAX_INPUT_BYTES`;
+            ``None`` = unlimited).
+        decode_timeout: wall-clock deadline in seconds for decoding/transcoding one video
+            (``transcode=True`` or JPEG mode; default 600 s; ``None`` = none); a video that runs
+            past it raises :class:`~.errors.VideoDecodeTimeoutError`.
         input_format: ``"encoded"`` (default: the encoded file's bytes) or ``"jpeg"`` (JPEG bytes of
             images, or of a video's frames concatenated; see :mod:`.jpeg`).
         jpeg_quality: JPEG quality 1..100 in ``"jpeg"`` mode (default 75).
@@ -81,6 +93,7 @@ class BytesVideoKwargs(VideosKwargs, total=False):
     fps: int | float | None
     keep_audio: bool | None
     max_input_bytes: int | None
+    decode_timeout: int | float | None
     input_format: str | None
     jpeg_quality: int | None
     jpeg_size: int | None
@@ -103,6 +116,7 @@ SETTING_NAMES: tuple[str, ...] = (
     "fps",
     "keep_audio",
     "max_input_bytes",
+    "decode_timeout",
     "input_format",
     "jpeg_quality",
     "jpeg_size",
@@ -166,6 +180,8 @@ def _validate_settings(settings: dict[str, Any]) -> dict[str, Any]:
     out = dict(settings)
     for key in ("max_length", "pad_to_multiple_of", "max_input_bytes"):
         out[key] = _check_optional_positive_int(key, out[key])
+    timeout = check_timeout(out["decode_timeout"], "decode_timeout")
+    out["decode_timeout"] = None if timeout is None else (int(timeout) if timeout.is_integer() else timeout)
     truncation = out["truncation"]
     if truncation is not None and not isinstance(truncation, (bool, np.bool_)):
         raise TypeError(f"truncation must be a bool or None, got {type(truncation).__name__} {truncation!r}")
@@ -236,6 +252,7 @@ def _video_jpeg_bytes(video: Any, settings: dict[str, Any]) -> bytes:
         size=settings["jpeg_size"],
         max_seconds=settings["jpeg_max_seconds"],
         max_bytes=settings["max_input_bytes"],
+        timeout=settings["decode_timeout"],
     )
 
 
@@ -296,7 +313,8 @@ class BytesVideoProcessor(BaseVideoProcessor):
         bitrate: int = CANONICAL_SETTINGS["bitrate"],
         fps: int | float = CANONICAL_SETTINGS["fps"],
         keep_audio: bool = CANONICAL_SETTINGS["keep_audio"],
-        max_input_bytes: int | None = None,
+        max_input_bytes: int | None = DEFAULT_MAX_INPUT_BYTES,
+        decode_timeout: int | float | None = DEFAULT_DECODE_TIMEOUT,
         input_format: str = "encoded",
         jpeg_quality: int = DEFAULT_JPEG_QUALITY,
         jpeg_size: int | None = None,
@@ -328,6 +346,7 @@ class BytesVideoProcessor(BaseVideoProcessor):
                 "fps": fps,
                 "keep_audio": keep_audio,
                 "max_input_bytes": max_input_bytes,
+                "decode_timeout": decode_timeout,
                 "input_format": input_format,
                 "jpeg_quality": jpeg_quality,
                 "jpeg_size": jpeg_size,
@@ -401,13 +420,18 @@ class BytesVideoProcessor(BaseVideoProcessor):
             (int64 ``[B, L]``).
 
         Raises:
+            VideoInputError: a bad input — one of its subclasses (see :mod:`.errors`):
+                ``VideoReadError`` (not found, directory, permission denied, not a regular file,
+                symlink loop; also an ``OSError``), ``VideoTooLargeError`` (over
+                ``max_input_bytes``), ``InvalidVideoError`` (empty; or, when transcoding / in
+                JPEG mode, not a video or corrupted), ``VideoDecodeTimeoutError`` (over
+                ``decode_timeout``). In a batch the message starts with ``videos[i]: `` and
+                ``error.index`` is ``i``; it always names the input and the reason.
             ValueError: empty batch, a video longer than ``max_length`` with ``truncation=False``,
                 unequal lengths with ``padding=False`` and tensor output, ``padding="max_length"``
-                without ``max_length``, invalid settings, a video that cannot be transcoded (or,
-                in JPEG mode, decoded), both or neither of ``videos`` and ``images``, or
-                ``images`` without ``input_format="jpeg"``.
+                without ``max_length``, invalid settings, both or neither of ``videos`` and
+                ``images``, or ``images`` without ``input_format="jpeg"``.
             TypeError: unknown kwargs or unsupported video types.
-            OSError: a video path that does not exist or cannot be read.
         """
         unknown = sorted(set(kwargs) - IGNORED_VIDEO_KWARGS - set(SETTING_NAMES))
         if unknown:
@@ -482,12 +506,15 @@ class BytesVideoProcessor(BaseVideoProcessor):
                     item,
                     **{key: settings[key] for key in _TRANSCODE_KEYS},
                     max_bytes=settings["max_input_bytes"],
+                    timeout=settings["decode_timeout"],
                 )
                 return np.frombuffer(encoded, dtype=np.uint8)
             return read_video_bytes(item, max_bytes=settings["max_input_bytes"])
         except (OSError, ValueError, TypeError) as e:
             if index is None:
                 raise
+            if isinstance(e, VideoInputError):
+                raise e.with_batch_index(index, kind) from e
             try:
                 wrapped = type(e)(f"{kind}[{index}]: {e}")
             except Exception:  # exception types with unusual constructors
