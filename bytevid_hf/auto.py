@@ -6,7 +6,9 @@ Called once by ``import bytevid_hf``; registering again is a no-op. After it:
 * ``AutoModel`` → :class:`BytesVideoModel`, ``AutoModelForVideoClassification`` → :class:`BytesVideoForClassification`,
   ``AutoModelForCausalLM`` → :class:`BytesVideoForCausalLM` (next-byte pre-training);
 * ``AutoVideoProcessor`` → :class:`BytesVideoProcessor`;
-* transformers' own ``pipeline("video-classification")`` lists the model as supported (it checks a name table).
+* transformers' own ``pipeline("video-classification")`` lists the model as supported (it checks a name table)
+  and is implemented by :class:`~bytevid_hf.pipelines.BytesVideoClassificationPipeline` (a subclass that names
+  the failing input of a batch and can skip bad inputs; other models behave as before).
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ def register_auto_classes() -> None:
     modeling_auto.MODEL_FOR_VIDEO_CLASSIFICATION_MAPPING_NAMES.setdefault(
         BytesVideoConfig.model_type, BytesVideoForClassification.__name__
     )
+    # pipeline("video-classification") -> BytesVideoClassificationPipeline: per-input errors, on_error="skip".
+    from .pipelines import register_video_classification_pipeline
+
+    register_video_classification_pipeline()
 
 
 __all__ = ["register_auto_classes"]

@@ -170,7 +170,7 @@ class VideoAugmenter:
         ``(rate, float32 (C, S))`` starting at the first video frame."""
         frames, times, audio_chunks, audio_rate = [], [], [], None
         limit = None if self.max_seconds is None else float(self.max_seconds)
-        with av.open(io.BytesIO(data.tobytes()), "r") as inp:
+        with av.open(io.BytesIO(data.tobytes()), "r", metadata_errors="replace") as inp:
             if not inp.streams.video:
                 raise ValueError(f"Could not augment video {desc}: it has no video stream")
             vstream = inp.streams.video[0]

@@ -105,7 +105,7 @@ def sample_frames(
 def _decode_resized(data: np.ndarray, desc: str, size: int, max_seconds: float | None) -> list[np.ndarray]:
     """Every frame (up to ``max_seconds``) as a centred ``size``² crop of the shorter-side-resized RGB frame."""
     frames: list[np.ndarray] = []
-    with av.open(io.BytesIO(data), "r") as container:
+    with av.open(io.BytesIO(data), "r", metadata_errors="replace") as container:
         if not container.streams.video:
             kinds = sorted({s.type for s in container.streams}) or ["none"]
             raise ValueError(f"Could not sample frames from video {desc}: it has no video stream (streams: {kinds})")

@@ -36,6 +36,7 @@ import numpy as np
 from .ffmpeg_logs import quiet_ffmpeg_logs
 from .deadline import DEFAULT_DECODE_TIMEOUT, Deadline, DeadlineReader, check_timeout
 from .errors import InvalidVideoError
+from .transcode import MAX_FRAME_GAP_SECONDS
 from .io import _check_max_bytes, describe_video, read_video_bytes
 
 __all__ = [
@@ -452,6 +453,12 @@ def _constant_rate_slots(times: list[float], fps: float, end_seconds: float, max
     total = max(slots[-1] + 1, math.floor(end_seconds * fps + 0.5))
     if max_slots is not None:
         total = min(total, max_slots)
+    gaps = [b - a for a, b in zip(slots, slots[1:])]
+    if gaps and max(gaps) > MAX_FRAME_GAP_SECONDS * fps:
+        raise ValueError(
+            f"the timestamps jump by {max(gaps) / fps:.6g} s between two frames (more than "
+            f"{MAX_FRAME_GAP_SECONDS:g} s); the timestamps are corrupted"
+        )
     if total > MAX_RESAMPLED_FRAMES:
         raise ValueError(
             f"the frame timestamps span {end_seconds:.6g} s, i.e. {total} frames at {fps:g} fps, more than "
@@ -561,7 +568,8 @@ def _decode_to_jpegs(
     max_seconds = settings["max_seconds"]
     times: list[float] = []
     jpegs: list[bytes] = []
-    with av.open(buf, "r") as inp:
+    # metadata_errors="replace": corrupted metadata strings must not fail decoding (UnicodeDecodeError).
+    with av.open(buf, "r", metadata_errors="replace") as inp:
         state.stage = "decoding"
         state.check()
         if not inp.streams.video:

@@ -142,6 +142,12 @@ def _encoder_options(encoder: str, user_options: dict[str, str] | None) -> dict[
     return options
 
 
+#: Longest time in seconds one decoded frame may be held (repeated) by the constant-rate resampler. A
+#: corrupted timestamp (e.g. an ``stts`` delta of 2**31) claims a gap of days, which would be filled with
+#: millions of repeated frames; a real video does not go an hour without a frame, so such a gap is
+#: reported as corruption (:class:`~.errors.InvalidVideoError`) instead of encoded until the deadline.
+MAX_FRAME_GAP_SECONDS = 3600.0
+
 # Audio frames kept while waiting for the first video frame (the output is created from it).
 _MAX_AUDIO_BACKLOG = 512
 
@@ -260,8 +266,18 @@ class _VideoResampler:
         return packets
 
     def push(self, frame: Any, rel_seconds: float) -> list:
-        """Add a decoded frame shown from ``rel_seconds``; return the packets this completes."""
+        """Add a decoded frame shown from ``rel_seconds``; return the packets this completes.
+
+        Raises ``ValueError`` when the gap since the previous frame exceeds :data:`MAX_FRAME_GAP_SECONDS`.
+        """
         slot = self._slot(rel_seconds) if self.frames_in else 0
+        if slot - self.next_slot > MAX_FRAME_GAP_SECONDS * self.fps and (
+            self.max_slots is None or self.next_slot < self.max_slots
+        ):
+            raise ValueError(
+                f"the timestamps jump by {float((slot - self.next_slot) / self.fps):.6g} s between two frames "
+                f"(more than {MAX_FRAME_GAP_SECONDS:g} s); the timestamps are corrupted"
+            )
         self.frames_in += 1
         packets = self._emit(slot)  # nothing if the new frame takes the pending frame's slot
         self.pending, self.pending_slot = frame, max(slot, self.next_slot)
@@ -412,7 +428,8 @@ def _transcode(
     audio_bitrate: int,
     encoder_options: dict[str, str] | None,
 ) -> bytes:
-    with av.open(buf, "r") as inp:
+    # metadata_errors="replace": corrupted metadata strings must not fail the transcode (UnicodeDecodeError).
+    with av.open(buf, "r", metadata_errors="replace") as inp:
         state.stage = "transcoding"
         state.check()
         if not inp.streams.video:
@@ -497,7 +514,13 @@ def _transcode(
                             for aframe in audio_backlog:
                                 encode_audio(aframe)
                             audio_backlog.clear()
-                        for out_packet in vres.push(frame, rel):
+                        try:
+                            packets = vres.push(frame, rel)
+                        except ValueError as e:  # corrupted timestamps (not an FFmpegError)
+                            if isinstance(e, av.error.FFmpegError):
+                                raise
+                            raise _invalid(desc, str(e)) from None
+                        for out_packet in packets:
                             out.mux(out_packet)
                         last_rel = rel
                         if vres.full:
@@ -518,6 +541,10 @@ def _transcode(
                 raise _invalid(desc, "no video frames could be decoded")
             state.stage = "finalising the output"
             state.check()
+            if (last_rel + in_frame_duration) * vres.fps - vres.next_slot > MAX_FRAME_GAP_SECONDS * vres.fps and (
+                vres.max_slots is None
+            ):
+                raise _invalid(desc, f"the last frame claims to last until {last_rel:.6g} s; the timestamps are corrupted")
             for out_packet in vres.finish(last_rel + in_frame_duration):
                 out.mux(out_packet)
             if out_audio is not None:
