@@ -301,10 +301,10 @@ def _check_transcode(video: Any, name: str, timeout: float) -> None:
 
 
 def _check_jpeg(video: Any, name: str, timeout: float) -> None:
-    """JPEG mode: exactly num_frames JPEGs, each one a decodable image."""
+    """JPEG mode (resampled to 6 fps): exactly num_frames JPEGs, each one a decodable image."""
     from PIL import Image
 
-    out = video_to_jpeg_bytes(video, num_frames=3, size=16, timeout=timeout)
+    out = video_to_jpeg_bytes(video, num_frames=3, fps=6, size=16, timeout=timeout)
     parts = split_jpeg_stream(out)
     assert len(parts) == 3, f"expected 3 JPEGs, got {len(parts)}"
     for part in parts:

@@ -450,14 +450,16 @@ def _constant_rate_slots(times: list[float], fps: float, end_seconds: float, max
     """
     out: list[int] = []
     slots = [0] + [math.floor(t * fps + 0.5) for t in times[1:]]
-    total = max(slots[-1] + 1, math.floor(end_seconds * fps + 0.5))
+    total = max(max(slots) + 1, math.floor(end_seconds * fps + 0.5))
     if max_slots is not None:
         total = min(total, max_slots)
-    gaps = [b - a for a, b in zip(slots, slots[1:])]
-    if gaps and max(gaps) > MAX_FRAME_GAP_SECONDS * fps:
+    # How long each frame is held (the last one until end_seconds), within max_slots.
+    ends = [min(end, total) for end in slots[1:] + [total]]
+    held = [end - slot for slot, end in zip(slots, ends)]
+    if max(held) > MAX_FRAME_GAP_SECONDS * fps:
         raise ValueError(
-            f"the timestamps jump by {max(gaps) / fps:.6g} s between two frames (more than "
-            f"{MAX_FRAME_GAP_SECONDS:g} s); the timestamps are corrupted"
+            f"one frame would be shown for {max(held) / fps:.6g} s (more than {MAX_FRAME_GAP_SECONDS:g} s); "
+            "the timestamps or the frame rate are corrupted"
         )
     if total > MAX_RESAMPLED_FRAMES:
         raise ValueError(

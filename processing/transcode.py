@@ -275,8 +275,8 @@ class _VideoResampler:
             self.max_slots is None or self.next_slot < self.max_slots
         ):
             raise ValueError(
-                f"the timestamps jump by {float((slot - self.next_slot) / self.fps):.6g} s between two frames "
-                f"(more than {MAX_FRAME_GAP_SECONDS:g} s); the timestamps are corrupted"
+                f"one frame would be shown for {float((slot - self.next_slot) / self.fps):.6g} s (more than "
+                f"{MAX_FRAME_GAP_SECONDS:g} s); the timestamps or the frame rate are corrupted"
             )
         self.frames_in += 1
         packets = self._emit(slot)  # nothing if the new frame takes the pending frame's slot
@@ -544,7 +544,11 @@ def _transcode(
             if (last_rel + in_frame_duration) * vres.fps - vres.next_slot > MAX_FRAME_GAP_SECONDS * vres.fps and (
                 vres.max_slots is None
             ):
-                raise _invalid(desc, f"the last frame claims to last until {last_rel:.6g} s; the timestamps are corrupted")
+                raise _invalid(
+                    desc,
+                    f"the last frame would be shown for {in_frame_duration:.6g} s (more than {MAX_FRAME_GAP_SECONDS:g} "
+                    "s); the timestamps or the frame rate are corrupted",
+                )
             for out_packet in vres.finish(last_rel + in_frame_duration):
                 out.mux(out_packet)
             if out_audio is not None:
