@@ -23,7 +23,6 @@ generator seeded with ``seed``; the global torch / numpy RNGs are neither used n
 from __future__ import annotations
 
 import copy
-import io
 import json
 from fractions import Fraction
 from numbers import Real
@@ -34,6 +33,8 @@ import av.error
 import numpy as np
 import torch
 
+from .deadline import DEFAULT_DECODE_TIMEOUT, Deadline, DeadlineReader
+from .errors import InvalidVideoError
 from .ffmpeg_logs import quiet_ffmpeg_logs
 from .io import describe_video, read_video_bytes
 from .transcode import CANONICAL_SETTINGS, _output_size, encode_frames, validate_transcode_settings
@@ -147,11 +148,14 @@ class VideoAugmenter:
         desc = describe_video(video, name)
         data = read_video_bytes(video, name=name)
         rng = np.random.Generator(np.random.PCG64(int(seed) & (2**63 - 1)))
+        # Decoding is bounded by the default deadline (not a saved setting, so the augmenter's JSON is unchanged).
+        deadline = Deadline(DEFAULT_DECODE_TIMEOUT, desc, action="decoding")
         try:
             with quiet_ffmpeg_logs():
-                frames, times, audio = self._decode(data, desc)
+                frames, times, audio = self._decode(data, desc, deadline)
         except av.error.FFmpegError as e:
-            raise ValueError(f"Could not augment video {desc}: decoding failed ({e})") from e
+            reason = f"decoding failed ({e})"
+            raise InvalidVideoError(f"Could not augment video {desc}: {reason}", input_name=desc, reason=reason) from e
         frames, window = self._temporal_crop(frames, times, rng)
         frames = self._spatial_and_photometric(frames, rng)  # (T, H, W, 3) uint8
         if audio is not None:
@@ -165,14 +169,17 @@ class VideoAugmenter:
             raise ValueError(f"Could not augment video {desc}: encoding failed ({e})") from e
 
     # ------------------------------------------------------------------------------------------------------------------
-    def _decode(self, data: np.ndarray, desc: str):
+    def _decode(self, data: np.ndarray, desc: str, deadline: Deadline | None = None):
         """RGB frames (list of (H, W, 3) uint8), their times in seconds from the first frame, optional audio
         ``(rate, float32 (C, S))`` starting at the first video frame."""
         frames, times, audio_chunks, audio_rate = [], [], [], None
         limit = None if self.max_seconds is None else float(self.max_seconds)
-        with av.open(io.BytesIO(data.tobytes()), "r", metadata_errors="replace") as inp:
+        deadline = deadline if deadline is not None else Deadline(None, desc)
+        with av.open(DeadlineReader(data, deadline), "r", metadata_errors="replace") as inp:
+            deadline.stage = "decoding"
             if not inp.streams.video:
-                raise ValueError(f"Could not augment video {desc}: it has no video stream")
+                raise InvalidVideoError(f"Could not augment video {desc}: it has no video stream", input_name=desc,
+                                        reason="it has no video stream")
             vstream = inp.streams.video[0]
             astream = inp.streams.audio[0] if self.keep_audio and inp.streams.audio else None
             rate = float(vstream.average_rate or vstream.guessed_rate or self.fps)
@@ -181,10 +188,12 @@ class VideoAugmenter:
             streams = [vstream] + ([astream] if astream is not None else [])
             video_done = False
             for packet in inp.demux(streams):
+                deadline.check()
                 if packet.stream is vstream:
                     if video_done:
                         continue
                     for frame in packet.decode():
+                        deadline.check()
                         t = float(frame.time) if frame.time is not None else len(frames) / rate
                         t0 = t if t0 is None else t0
                         if limit is not None and t - t0 >= limit:
@@ -206,7 +215,8 @@ class VideoAugmenter:
                 if video_done and astream is None:
                     break
         if not frames:
-            raise ValueError(f"Could not augment video {desc}: no video frames could be decoded")
+            raise InvalidVideoError(f"Could not augment video {desc}: no video frames could be decoded", input_name=desc,
+                                    reason="no video frames could be decoded")
         audio = None
         if audio_chunks:
             first = next((s for s, _ in audio_chunks if s is not None), t0 or 0.0)

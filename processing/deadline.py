@@ -73,13 +73,16 @@ class Deadline:
 class DeadlineReader(io.RawIOBase):
     """A seekable binary stream over ``data`` whose ``read`` calls ``deadline.check()`` first.
 
-    Given to ``av.open`` so that the demuxer's reads honour the deadline. Wraps ``data`` in a
-    ``memoryview`` (no copy).
+    Given to ``av.open`` so that the demuxer's reads honour the deadline. Wraps ``data`` (any
+    buffer: bytes, a uint8 numpy array, ...) in a ``memoryview``, without a copy when it is contiguous.
     """
 
     def __init__(self, data, deadline: Deadline) -> None:
         super().__init__()
-        self._view = memoryview(data).cast("B")
+        view = memoryview(data)
+        if not view.c_contiguous:  # e.g. a strided numpy array: one copy
+            view = memoryview(view.tobytes())
+        self._view = view.cast("B") if view.ndim != 1 or view.format != "B" else view
         self._pos = 0
         self._deadline = deadline
 

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from numbers import Real
 from typing import Any
@@ -19,6 +18,8 @@ import av.error
 import numpy as np
 import torch
 
+from .deadline import DEFAULT_DECODE_TIMEOUT, Deadline, DeadlineReader, check_timeout
+from .errors import InvalidVideoError
 from .ffmpeg_logs import quiet_ffmpeg_logs
 from .io import describe_video, read_video_bytes
 
@@ -54,6 +55,7 @@ def sample_frames(
     size: int = 128,
     max_seconds: Real | None = None,
     name: str | None = None,
+    timeout: Real | None = DEFAULT_DECODE_TIMEOUT,
 ) -> torch.FloatTensor:
     """Decode ``video`` and return ``num_frames`` evenly spaced RGB frames as a ``(T, 3, size, size)`` float tensor
     in [0, 1].
@@ -75,6 +77,7 @@ def sample_frames(
         size: height and width of the returned frames.
         max_seconds: only sample from the first ``max_seconds`` seconds (``None`` = the whole clip).
         name: label for the input in error messages (default: the path, or a description of the object).
+        timeout: wall-clock deadline in seconds for decoding (default 600 s; ``None`` = none).
 
     Raises:
         ValueError: bad settings, or the input cannot be decoded (not a video, truncated or corrupted, no video
@@ -87,32 +90,40 @@ def sample_frames(
         isinstance(max_seconds, bool) or not isinstance(max_seconds, Real) or not max_seconds > 0
     ):
         raise ValueError(f"max_seconds must be a positive number or None, got {max_seconds!r}")
+    timeout = check_timeout(timeout, "timeout")
     desc = describe_video(video, name)
     data = read_video_bytes(video, name=name)
+    deadline = Deadline(timeout, desc, action="decoding")
     try:
         with quiet_ffmpeg_logs():
-            frames = _decode_resized(data, desc, int(size), None if max_seconds is None else float(max_seconds))
+            frames = _decode_resized(data, desc, int(size), None if max_seconds is None else float(max_seconds),
+                                     deadline)
     except av.error.FFmpegError as e:
         reason = getattr(e, "strerror", None) or str(e) or type(e).__name__
-        raise ValueError(
-            f"Could not sample frames from video {desc}: decoding failed ({reason}); the data is not a video, or it "
-            "is truncated or corrupted"
-        ) from e
+        reason = f"decoding failed ({reason}); the data is not a video, or it is truncated or corrupted"
+        raise InvalidVideoError(f"Could not sample frames from video {desc}: {reason}", input_name=desc,
+                                reason=reason) from e
     picked = np.stack([frames[i] for i in frame_indices(len(frames), int(num_frames))])  # (T, S, S, 3) uint8
     return torch.from_numpy(picked).permute(0, 3, 1, 2).float().div_(255.0)
 
 
-def _decode_resized(data: np.ndarray, desc: str, size: int, max_seconds: float | None) -> list[np.ndarray]:
+def _decode_resized(data: np.ndarray, desc: str, size: int, max_seconds: float | None,
+                    deadline: Deadline | None = None) -> list[np.ndarray]:
     """Every frame (up to ``max_seconds``) as a centred ``size``² crop of the shorter-side-resized RGB frame."""
     frames: list[np.ndarray] = []
-    with av.open(io.BytesIO(data), "r", metadata_errors="replace") as container:
+    deadline = deadline if deadline is not None else Deadline(None, desc)
+    with av.open(DeadlineReader(data, deadline), "r", metadata_errors="replace") as container:
+        deadline.stage = "decoding"
         if not container.streams.video:
             kinds = sorted({s.type for s in container.streams}) or ["none"]
-            raise ValueError(f"Could not sample frames from video {desc}: it has no video stream (streams: {kinds})")
+            reason = f"it has no video stream (streams: {kinds})"
+            raise InvalidVideoError(f"Could not sample frames from video {desc}: {reason}", input_name=desc,
+                                    reason=reason)
         stream = container.streams.video[0]
         rate = float(stream.average_rate or stream.guessed_rate or 25)
         t0 = None
         for frame in container.decode(stream):
+            deadline.check()
             t = float(frame.time) if frame.time is not None else len(frames) / rate
             t0 = t if t0 is None else t0
             if max_seconds is not None and t - t0 >= max_seconds:
@@ -127,7 +138,8 @@ def _decode_resized(data: np.ndarray, desc: str, size: int, max_seconds: float |
             top, left = (height - size) // 2, (width - size) // 2
             frames.append(np.ascontiguousarray(array[top : top + size, left : left + size]))
     if not frames:
-        raise ValueError(f"Could not sample frames from video {desc}: no video frames could be decoded")
+        raise InvalidVideoError(f"Could not sample frames from video {desc}: no video frames could be decoded",
+                                input_name=desc, reason="no video frames could be decoded")
     return frames
 
 
