@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from transformers import TrainerCallback
+from transformers.trainer_callback import ExportableState
 
 
 class TimeBudgetCallback(TrainerCallback):
@@ -34,7 +35,7 @@ class TimeBudgetCallback(TrainerCallback):
 __all__ = ["TimeBudgetCallback"]
 
 
-class SequenceParallelStateCallback(TrainerCallback):
+class SequenceParallelStateCallback(TrainerCallback, ExportableState):
     """Long-video training with ``Trainer``: state carry between the sub-sequences of a video, optional sequence
     parallelism, and logging of the state correction.
 
@@ -52,12 +53,46 @@ class SequenceParallelStateCallback(TrainerCallback):
       piece;
     * adds ``sp_state_correction_rms`` / ``sp_local_output_rms`` (means over the layers since the last log) to the
       Trainer's logs.
+
+    ``timeout`` (seconds) bounds every collective of the sequence-parallel group: when another rank hangs, this rank
+    raises ``SequenceParallelError`` after that long instead of waiting for the group's default (30 minutes for gloo
+    unless ``TrainingArguments.ddp_timeout`` says otherwise). A rank that dies or raises is noticed at once.
+
+    Resuming (``trainer.train(resume_from_checkpoint=...)``): the carried layer states are reset at every optimizer
+    step and checkpoints are written between steps, so no layer state is pending at a checkpoint; the Trainer's data
+    skipping keeps the pieces of a video aligned with the accumulation steps. What is pending are the correction
+    statistics gathered since the last log: the callback is an ``ExportableState``, so with
+    ``restore_callback_states_from_checkpoint=True`` they (and ``sequence_parallel``, ``timeout``) come back from the
+    checkpoint and the resumed run logs what the uninterrupted one logs. A custom ``process_group`` cannot be saved:
+    construct the callback with it again and leave ``restore_callback_states_from_checkpoint`` off.
     """
 
-    def __init__(self, sequence_parallel: bool | None = None, process_group=None):
+    def __init__(self, sequence_parallel: bool | None = None, process_group=None, timeout: float | None = None):
+        if process_group == "custom":  # what state() records for a group it cannot save
+            raise ValueError(
+                "SequenceParallelStateCallback: this checkpoint was trained with a custom process_group, which cannot "
+                "be restored from the checkpoint; set restore_callback_states_from_checkpoint=False and pass the "
+                "callback built with that group"
+            )
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
+            raise ValueError(f"SequenceParallelStateCallback: timeout must be a positive number of seconds, got {timeout!r}")
         self.sequence_parallel = sequence_parallel
         self.process_group = process_group
+        self.timeout = timeout
         self.context = None
+        self.pending_correction_stats: list[list[float]] = []  # restored from a checkpoint, merged at train begin
+
+    def state(self) -> dict:
+        """What a checkpoint stores (``trainer_state.json`` → ``stateful_callbacks``)."""
+        stats = self.context.correction_stats if self.context is not None else self.pending_correction_stats
+        return {
+            "args": {
+                "sequence_parallel": self.sequence_parallel,
+                "timeout": self.timeout,
+                "process_group": None if self.process_group is None else "custom",
+            },
+            "attributes": {"pending_correction_stats": [list(pair) for pair in stats]},
+        }
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
         import torch.distributed as dist
@@ -73,8 +108,10 @@ class SequenceParallelStateCallback(TrainerCallback):
             if not distributed:
                 raise RuntimeError("SequenceParallelStateCallback(sequence_parallel=True) needs torch.distributed "
                                    "with more than one process (launch with torchrun or accelerate launch)")
-            self.context = enable_sequence_parallel(model, self.process_group)
+            self.context = enable_sequence_parallel(model, self.process_group, timeout=self.timeout)
             self.context.record_stats = True
+            self.context.correction_stats.extend(tuple(pair) for pair in self.pending_correction_stats)
+            self.pending_correction_stats = []
 
     def on_step_begin(self, args, state, control, model=None, **kwargs):
         from .parallel import reset_carried_state

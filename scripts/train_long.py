@@ -117,7 +117,9 @@ def main(argv=None):
         data_collator=collate_subsequences,
         callbacks=[SequenceParallelStateCallback(sequence_parallel=parallel)],
     )
-    result = trainer.train()
+    # --resume_from_checkpoint out/checkpoint-N continues an interrupted run exactly (tests/test_resume.py);
+    # add --restore_callback_states_from_checkpoint to bring back the callback's unlogged statistics too
+    result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     trainer.save_model()
     trainer.save_state()  # trainer_state.json: the log history (losses, sp_state_correction_rms)
     if trainer.is_world_process_zero():

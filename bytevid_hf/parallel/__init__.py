@@ -4,9 +4,11 @@ training with state carry (appendix A.2)."""
 from .sequence_parallel import (
     DEFAULT_ALIGNMENT,
     SequenceParallelContext,
+    SequenceParallelError,
     average_sequence_parallel_gradients,
     disable_sequence_parallel,
     enable_sequence_parallel,
+    set_group_timeout,
     shard_length,
     shard_sequence,
 )
@@ -24,6 +26,7 @@ from .subsequence import (
 __all__ = [
     "DEFAULT_ALIGNMENT",
     "SequenceParallelContext",
+    "SequenceParallelError",
     "SubsequenceDataset",
     "average_sequence_parallel_gradients",
     "boundary_states",
@@ -32,6 +35,7 @@ __all__ = [
     "enable_sequence_parallel",
     "enable_state_carry",
     "reset_carried_state",
+    "set_group_timeout",
     "shard_length",
     "shard_log_decay",
     "shard_sequence",

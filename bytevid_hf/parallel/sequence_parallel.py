@@ -2,7 +2,7 @@
 
 Usage (every rank, e.g. under ``torchrun --nproc-per-node 4`` or ``accelerate launch``)::
 
-    torch.distributed.init_process_group("gloo")          # "nccl" on GPUs
+    torch.distributed.init_process_group("gloo", timeout=datetime.timedelta(minutes=5))   # "nccl" on GPUs
     model = BytesVideoForClassification.from_pretrained(...)
     enable_sequence_parallel(model)                        # optional process_group=
     out = model(input_ids, attention_mask=mask, labels=y)  # the FULL batch, identical on every rank
@@ -19,9 +19,17 @@ Gradients: autograd flows through the collectives (all-gather and all-reduce as 
 its shard's share of the gradient of the sum over ranks of their (identical) losses; averaging the parameter
 gradients over the group (DDP does exactly that, or :func:`average_sequence_parallel_gradients`) gives the gradient of
 the single-process loss on the whole sequence.
+
+Failures: every collective is wrapped, so when another rank dies (crash, ``os._exit``, SIGKILL, OOM kill) or raises,
+the survivors' next collective fails and they raise :class:`SequenceParallelError` naming this rank, the collective and
+the cause, instead of waiting. A rank that stops calling the model without exiting (a hang) is caught by the group's
+timeout: ``init_process_group(timeout=...)``, ``TrainingArguments.ddp_timeout`` under Trainer, or ``timeout=`` here
+(torch's default for gloo is 30 minutes). Tested with gloo on CPU in ``tests/test_distributed_failures.py``.
 """
 
 from __future__ import annotations
+
+import datetime
 
 import torch
 import torch.distributed as dist
@@ -80,6 +88,31 @@ def shard_sequence(
     return input_ids[:, rank * size : (rank + 1) * size], mask[:, rank * size : (rank + 1) * size]
 
 
+class SequenceParallelError(RuntimeError):
+    """A collective of the sequence-parallel group failed: another rank died, raised or timed out."""
+
+
+def _group_description(group) -> str:
+    try:
+        return f"rank {dist.get_rank(group)} of {dist.get_world_size(group)}"
+    except Exception:  # the group may already be unusable
+        return "this rank"
+
+
+def _collective(what: str, group, function, /, *args, **kwargs):
+    """Run ``function(*args, group=group, **kwargs)`` (a blocking torch.distributed collective); on failure raise
+    :class:`SequenceParallelError` naming the collective and the likely cause."""
+    try:
+        return function(*args, group=group, **kwargs)
+    except Exception as exc:  # gloo raises RuntimeError / DistBackendError ("Connection closed by peer", "Timed out")
+        raise SequenceParallelError(
+            f"sequence parallelism: {what} failed on {_group_description(group)}: another rank of the group died, "
+            "raised an exception, stopped calling the model, or the group's timeout passed (every rank must run the "
+            "same forward and backward). Stopping this rank too; look for the first error in the other ranks' logs. "
+            f"Cause: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
 class _AllGather(torch.autograd.Function):
     """(world, *shape) stack of every rank's tensor. Backward: each rank's loss may use any slot, so the gradient of
     slot r is summed over ranks (all-reduce) and rank r keeps its own slot."""
@@ -89,13 +122,13 @@ class _AllGather(torch.autograd.Function):
         ctx.group, ctx.rank = group, rank
         tensor = tensor.contiguous()
         flat = tensor.new_empty(world * tensor.numel())
-        dist.all_gather_into_tensor(flat, tensor.view(-1), group=group)
+        _collective("all_gather (forward)", group, dist.all_gather_into_tensor, flat, tensor.view(-1))
         return flat.view(world, *tensor.shape)
 
     @staticmethod
     def backward(ctx, grad):
         grad = grad.contiguous().clone()
-        dist.all_reduce(grad, op=dist.ReduceOp.SUM, group=ctx.group)
+        _collective("all_reduce (backward of all_gather)", ctx.group, dist.all_reduce, grad, op=dist.ReduceOp.SUM)
         return grad[ctx.rank], None, None, None
 
 
@@ -107,13 +140,13 @@ class _AllReduceSum(torch.autograd.Function):
     def forward(ctx, tensor, group):
         ctx.group = group
         out = tensor.contiguous().clone()
-        dist.all_reduce(out, op=dist.ReduceOp.SUM, group=group)
+        _collective("all_reduce (forward)", group, dist.all_reduce, out, op=dist.ReduceOp.SUM)
         return out
 
     @staticmethod
     def backward(ctx, grad):
         grad = grad.contiguous().clone()
-        dist.all_reduce(grad, op=dist.ReduceOp.SUM, group=ctx.group)
+        _collective("all_reduce (backward)", ctx.group, dist.all_reduce, grad, op=dist.ReduceOp.SUM)
         return grad, None
 
 
@@ -124,7 +157,7 @@ class SequenceParallelContext:
     as detached floats; :class:`~bytevid_hf.callbacks.SequenceParallelStateCallback` logs and clears them.
     """
 
-    def __init__(self, process_group=None):
+    def __init__(self, process_group=None, timeout: float | datetime.timedelta | None = None):
         if not (dist.is_available() and dist.is_initialized()):
             raise RuntimeError(
                 "sequence parallelism needs torch.distributed: call torch.distributed.init_process_group('gloo' or "
@@ -134,6 +167,8 @@ class SequenceParallelContext:
         self.rank = dist.get_rank(process_group)
         self.world_size = dist.get_world_size(process_group)
         self.correction_stats: list[tuple[float, float]] = []
+        if timeout is not None:  # bound every later collective of the group (a rank that hangs cannot stall the rest)
+            set_group_timeout(timeout, process_group)
         self.record_stats = False  # SequenceParallelStateCallback switches it on (and clears the list when logging)
 
     # -- collectives (differentiable) ----------------------------------------------------------------------------
@@ -157,8 +192,8 @@ class SequenceParallelContext:
         signature = torch.tensor([ids.shape[0], ids.shape[1], int((ids * positions).sum() % 1_000_000_007)],
                                  dtype=torch.int64, device=ids.device)
         low, high = signature.clone(), signature.clone()
-        dist.all_reduce(low, op=dist.ReduceOp.MIN, group=self.group)
-        dist.all_reduce(high, op=dist.ReduceOp.MAX, group=self.group)
+        _collective("input check (all_reduce)", self.group, dist.all_reduce, low, op=dist.ReduceOp.MIN)
+        _collective("input check (all_reduce)", self.group, dist.all_reduce, high, op=dist.ReduceOp.MAX)
         if not torch.equal(low, high):
             raise ValueError(
                 f"sequence parallelism: rank {self.rank} got input_ids of shape {tuple(input_ids.shape)} that differ "
@@ -216,7 +251,7 @@ class SequenceParallelContext:
 
 
 def _encoder(model):
-    from ..modeling import BytesVideoModel
+    from ..modeling.modeling_bytevid import BytesVideoModel
 
     if isinstance(model, BytesVideoModel):
         return model
@@ -226,11 +261,24 @@ def _encoder(model):
     raise TypeError(f"enable_sequence_parallel expects a bytevid model, got {type(model).__name__}")
 
 
-def enable_sequence_parallel(model, process_group=None) -> SequenceParallelContext:
+def set_group_timeout(timeout: float | datetime.timedelta, process_group=None) -> None:
+    """Bound how long a collective of ``process_group`` (default: the world) waits for the other ranks, in seconds or
+    as a ``timedelta``; afterwards it raises (gloo's default is 30 minutes)."""
+    if not isinstance(timeout, datetime.timedelta):
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+            raise ValueError(f"sequence parallelism: timeout must be a positive number of seconds, got {timeout!r}")
+        timeout = datetime.timedelta(seconds=float(timeout))
+    set_timeout = getattr(dist, "set_timeout", None) or dist.distributed_c10d._set_pg_timeout
+    set_timeout(timeout, process_group)
+
+
+def enable_sequence_parallel(model, process_group=None, timeout: float | datetime.timedelta | None = None):
     """Make a ``BytesVideoModel`` / ``BytesVideoForClassification`` sequence-parallel over ``process_group`` (default:
-    the world). Every rank must then call the model with the same full inputs. Returns the context."""
+    the world). Every rank must then call the model with the same full inputs. ``timeout`` (seconds or timedelta;
+    default: the group's own) bounds every collective's wait for the other ranks. Returns the
+    :class:`SequenceParallelContext`."""
     encoder = _encoder(model)
-    context = SequenceParallelContext(process_group)
+    context = SequenceParallelContext(process_group, timeout=timeout)
     encoder.sequence_parallel = context
     for module in encoder.modules():
         if hasattr(module, "sequence_parallel") and module is not encoder:
@@ -255,18 +303,21 @@ def average_sequence_parallel_gradients(model, process_group=None) -> None:
     if not (dist.is_available() and dist.is_initialized()):
         return
     world = dist.get_world_size(process_group)
-    for param in model.parameters():
+    for name, param in model.named_parameters():
         if param.grad is not None:
-            dist.all_reduce(param.grad, op=dist.ReduceOp.SUM, group=process_group)
+            _collective(f"gradient all_reduce of {name}", process_group, dist.all_reduce, param.grad,
+                        op=dist.ReduceOp.SUM)
             param.grad.div_(world)
 
 
 __all__ = [
     "DEFAULT_ALIGNMENT",
     "SequenceParallelContext",
+    "SequenceParallelError",
     "average_sequence_parallel_gradients",
     "disable_sequence_parallel",
     "enable_sequence_parallel",
+    "set_group_timeout",
     "shard_length",
     "shard_sequence",
 ]
