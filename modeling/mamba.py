@@ -214,7 +214,8 @@ class BytesVideoMambaMixer(nn.Module):
         x = causal_conv1d_fn(x.contiguous(), weight, self.conv1d.bias, activation=self.activation)
         ssm_params = self.x_proj(x.transpose(1, 2))  # (B, L, R + 2N)
         dt, B, C = torch.split(ssm_params, [self.time_step_rank, self.ssm_state_size, self.ssm_state_size], dim=-1)
-        dt = (dt @ self.dt_proj.weight.t()).transpose(1, 2)  # (B, E, L), bias added inside the kernel
+        # dt_proj without its bias (the kernel adds it); through the module so that a LoRA adapter on it applies
+        dt = (self.dt_proj(dt) - self.dt_proj.bias).transpose(1, 2)  # (B, E, L)
         y = selective_scan_fn(
             x,
             dt.contiguous(),

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import torch
 
-from . import scan_kernel
+from .scan_kernel import c_selective_scan, use_c_kernel
 
 # exp(60) ≈ 1.1e26: products with inputs of size up to ~1e12 stay finite in fp32.
 _MAX_LOG_DECAY = 60.0
@@ -237,8 +237,8 @@ def selective_scan(u, delta, A, B, C, initial_state=None, chunk_size: int = 64):
         initial_state = initial_state.float()
     if u.shape[-1] == 0:
         return u.new_zeros(u.shape), initial_state
-    if scan_kernel.use_c_kernel(u, delta, A, B, C, initial_state):
-        return scan_kernel.c_selective_scan(u, delta, A, B, C, initial_state)
+    if use_c_kernel(u, delta, A, B, C, initial_state):
+        return c_selective_scan(u, delta, A, B, C, initial_state)
     return _ChunkedSelectiveScan.apply(u, delta, A, B, C, initial_state, int(chunk_size))
 
 

@@ -38,6 +38,17 @@ logger = logging.getLogger(__name__)
 
 ENV_VAR = "BYTEVID_SCAN_KERNEL"
 SOURCE = Path(__file__).resolve().parent / "csrc" / "selective_scan.c"
+
+
+def read_source() -> bytes:
+    """The kernel's C source: ``csrc/selective_scan.c`` in the installed package. Hub checkpoints exported with
+    :func:`bytevid_hf.hub.export_checkpoint` carry their code as flat ``.py`` files only (that is all transformers copies
+    for ``trust_remote_code``), so there the same text comes from the generated module ``selective_scan_c.py``."""
+    if SOURCE.is_file():
+        return SOURCE.read_bytes()
+    from .selective_scan_c import C_SOURCE
+
+    return C_SOURCE.encode("utf-8")
 # States are checkpointed every CHECKPOINT_INTERVAL positions; the backward recomputes one such block at a time.
 CHECKPOINT_INTERVAL = 64
 _ABI_VERSION = 1
@@ -164,10 +175,11 @@ def _self_check(lib: ctypes.CDLL) -> None:
 
 
 def _compile(cc: list[str], cflags: list[str], ldflags: list[str], target: Path) -> str | None:
-    """Compile SOURCE into ``target`` through a temporary file and an atomic rename; None on success, else the error."""
+    """Compile the C source into ``target`` through a temporary file and an atomic rename; None on success, else the error."""
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".build-") as tmp:
-        obj, lib_tmp = Path(tmp) / "selective_scan.o", Path(tmp) / "selective_scan.so"
-        err = _run([*cc, *cflags, "-c", str(SOURCE), "-o", str(obj)])
+        src, obj, lib_tmp = Path(tmp) / "selective_scan.c", Path(tmp) / "selective_scan.o", Path(tmp) / "selective_scan.so"
+        src.write_bytes(read_source())
+        err = _run([*cc, *cflags, "-c", str(src), "-o", str(obj)])
         err = err or _run([*cc, "-shared", *ldflags, str(obj), "-o", str(lib_tmp)])
         if err is None:
             os.replace(lib_tmp, target)  # atomic: concurrent builders each rename a complete file
@@ -184,7 +196,7 @@ def _load(target: Path) -> ctypes.CDLL:
 
 
 def _build_and_load() -> tuple[ctypes.CDLL, dict]:
-    source = SOURCE.read_bytes()
+    source = read_source()
     compilers = _compilers()
     if not compilers:
         raise RuntimeError("no C compiler found ($CC, cc, gcc, clang)")

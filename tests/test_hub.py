@@ -1,0 +1,402 @@
+"""Publishing: export_checkpoint, remote code without bytevid_hf, Trainer-checkpoint conversion, model cards, LoRA
+adapters, and push → fresh-process load → pipeline over real HTTP against ``tests/local_hub_server.py``."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from huggingface_hub import ModelCard
+
+from bytevid_hf import BytesVideoConfig
+from bytevid_hf.hub import (
+    convert_trainer_checkpoint,
+    export_checkpoint,
+    find_trainer_checkpoint,
+    pickle_files,
+    push_adapter,
+    push_checkpoint,
+)
+from bytevid_hf.lora import ssm_lora_config, ssm_lora_target_regex
+from bytevid_hf.modeling import BytesVideoForClassification
+from bytevid_hf.processing import BytesVideoProcessor
+from bytevid_hf.remote_code import RemoteCodeError, flatten_source, write_remote_code
+
+sys.path.insert(0, str(Path(__file__).parent))
+from local_hub_server import LocalHubServer  # noqa: E402
+
+TOKEN = "hf_local_test_token"
+MAX_LENGTH = 4096
+LABELS = {0: "bikes", 1: "carphone", 2: "other"}
+
+# Prepended to scripts that must run as if bytevid_hf were not installed: every import of it fails.
+BLOCK_BYTEVID = textwrap.dedent('''
+    import importlib.abc, sys
+    class _NoBytevid(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path, target=None):
+            if name == "bytevid_hf" or name.startswith("bytevid_hf."):
+                raise ModuleNotFoundError(f"No module named {name!r} (bytevid_hf is blocked in this test)")
+    sys.meta_path.insert(0, _NoBytevid())
+''')
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny_classifier(seed: int = 0) -> BytesVideoForClassification:
+    torch.manual_seed(seed)
+    config = BytesVideoConfig.from_preset(
+        "bytes-micro", num_labels=len(LABELS), id2label=LABELS, label2id={v: k for k, v in LABELS.items()}
+    )
+    return BytesVideoForClassification(config).eval()
+
+
+def processor() -> BytesVideoProcessor:
+    return BytesVideoProcessor(max_length=MAX_LENGTH, truncation=True)
+
+
+def logits_of(model, video) -> list[float]:
+    with torch.no_grad():
+        return model(**processor()(str(video), return_tensors="pt")).logits[0].tolist()
+
+
+def run_python(code: str, env: dict | None = None, block_bytevid: bool = False, timeout: int = 300) -> dict:
+    """Run ``code`` in a fresh interpreter; it prints one JSON line prefixed with ``RESULT:``, returned parsed."""
+    script = (BLOCK_BYTEVID if block_bytevid else "") + textwrap.dedent(code)
+    full_env = {**os.environ, "HF_HUB_DISABLE_XET": "1", "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
+                **(env or {})}
+    for key in [k for k, v in full_env.items() if v is None]:
+        del full_env[key]
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=timeout,
+                            env=full_env, cwd="/")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT:")]
+    assert lines, result.stdout[-2000:] + result.stderr[-2000:]
+    return json.loads(lines[-1][len("RESULT:"):])
+
+
+# --- remote code -------------------------------------------------------------------------------------------------
+
+
+def test_flatten_rewrites_relative_imports_and_rejects_unshippable_ones():
+    source = "from ..configuration_bytevid import BytesVideoConfig\nfrom .mamba import (\n    A,\n)\nimport torch\n"
+    flat = flatten_source("bytevid_hf.modeling.modeling_bytevid", source)
+    assert flat.splitlines()[0] == "from .configuration_bytevid import BytesVideoConfig"
+    assert flat.splitlines()[1] == "from .mamba import ("
+    with pytest.raises(RemoteCodeError, match="absolute"):
+        flatten_source("bytevid_hf.modeling.x", "import bytevid_hf.modeling\n")
+    with pytest.raises(RemoteCodeError, match="from .module import name"):
+        flatten_source("bytevid_hf.modeling.x", "from . import scan\n")
+
+
+def test_remote_code_files_import_only_each_other(tmp_path):
+    refs = write_remote_code([BytesVideoConfig, BytesVideoForClassification, BytesVideoProcessor], tmp_path)
+    assert refs["BytesVideoForClassification"] == "modeling_bytevid.BytesVideoForClassification"
+    files = {p.name for p in tmp_path.glob("*.py")}
+    assert {"configuration_bytevid.py", "modeling_bytevid.py", "video_processor.py", "scan.py",
+            "selective_scan_c.py"} <= files
+    for path in tmp_path.glob("*.py"):
+        text = path.read_text()
+        assert not re.search(r"^\s*(import|from)\s+bytevid_hf", text, flags=re.M), path.name
+        for target in re.findall(r"^\s*from \.(\w+) import", text, flags=re.M):
+            assert f"{target}.py" in files, f"{path.name} imports .{target}, which was not written"
+
+
+def test_export_checkpoint_folder_is_complete_and_reloads(tmp_path, bikes_mp4):
+    model = tiny_classifier()
+    out = export_checkpoint(model, processor(), tmp_path / "export", {"eval_accuracy": 0.75, "eval_runtime": 3.2},
+                            repo_id="user/bytevid-micro", max_shard_size="100KB", dataset_name="unit test")
+    names = {p.name for p in out.iterdir()}
+    assert "model.safetensors.index.json" in names and sum(n.startswith("model-000") for n in names) > 1  # sharded
+    assert {"config.json", "video_preprocessor_config.json", "README.md", "eval_results.json"} <= names
+    assert pickle_files(out) == []
+    config = json.loads((out / "config.json").read_text())
+    assert config["auto_map"]["AutoModelForVideoClassification"] == "modeling_bytevid.BytesVideoForClassification"
+    assert json.loads((out / "video_preprocessor_config.json").read_text())["auto_map"] == {
+        "AutoVideoProcessor": "video_processor.BytesVideoProcessor"}
+    assert json.loads((out / "eval_results.json").read_text()) == {"accuracy": 0.75}  # throughput keys dropped
+    reloaded = BytesVideoForClassification.from_pretrained(out).eval()
+    assert logits_of(reloaded, bikes_mp4) == logits_of(model, bikes_mp4)
+    with pytest.raises(FileExistsError, match="not empty"):
+        export_checkpoint(model, processor(), out)
+    with pytest.raises(ValueError, match="processor"):
+        export_checkpoint(model, None, tmp_path / "other")
+
+
+def test_remote_code_loads_without_bytevid_hf_installed(tmp_path, bikes_mp4):
+    model = tiny_classifier(seed=1)
+    out = export_checkpoint(model, processor(), tmp_path / "export")
+    expected_ids = processor()(str(bikes_mp4), return_tensors="pt")["input_ids"][0].tolist()
+    got = run_python(f'''
+        import json, sys, torch
+        from transformers import AutoModelForVideoClassification, AutoVideoProcessor, pipeline
+        path, video = {str(out)!r}, {str(bikes_mp4)!r}
+        proc = AutoVideoProcessor.from_pretrained(path, trust_remote_code=True)
+        model = AutoModelForVideoClassification.from_pretrained(path, trust_remote_code=True).eval()
+        inputs = proc(video, return_tensors="pt")
+        with torch.no_grad():
+            logits = model(**inputs).logits[0].tolist()
+        preds = pipeline("video-classification", model=path, trust_remote_code=True)(video, top_k=3)
+        print("RESULT:" + json.dumps({{"logits": logits, "ids": inputs["input_ids"][0].tolist(), "preds": preds,
+                                       "module": type(model).__module__, "leaked": "bytevid_hf" in sys.modules}}))
+    ''', env={"HF_HOME": str(tmp_path / "hf_home")}, block_bytevid=True)
+    assert got["module"].startswith("transformers_modules.") and not got["leaked"]
+    assert got["ids"] == expected_ids
+    assert got["logits"] == logits_of(model, bikes_mp4)  # identical, not merely close
+    probs = torch.softmax(torch.tensor(got["logits"]), -1)
+    assert [p["label"] for p in got["preds"]] == [LABELS[int(i)] for i in probs.argsort(descending=True)]
+
+
+# --- Trainer checkpoint conversion --------------------------------------------------------------------------------
+
+
+def _train_briefly(output_dir: Path) -> BytesVideoForClassification:
+    from datasets import Dataset
+    from transformers import Trainer, TrainingArguments
+
+    from bytevid_hf.metrics import classification_metrics
+
+    torch.manual_seed(0)
+    rows = [{"input_ids": torch.randint(0, 256, (256,), dtype=torch.uint8).tolist(), "labels": i % 3} for i in range(8)]
+    model = tiny_classifier()
+    args = TrainingArguments(output_dir=str(output_dir), max_steps=3, save_steps=3, per_device_train_batch_size=4,
+                             learning_rate=1e-2, report_to="none", disable_tqdm=True, use_cpu=True, logging_steps=1,
+                             eval_strategy="steps", eval_steps=3)
+    trainer = Trainer(model=model, args=args, train_dataset=Dataset.from_list(rows),
+                      eval_dataset=Dataset.from_list(rows[:4]), processing_class=processor(),
+                      compute_metrics=classification_metrics())
+    trainer.train()
+    return model.eval()
+
+
+def test_convert_trainer_checkpoint_keeps_logits_and_drops_training_state(tmp_path, bikes_mp4):
+    model = _train_briefly(tmp_path / "run")
+    checkpoint = find_trainer_checkpoint(tmp_path / "run")
+    assert checkpoint.name == "checkpoint-3" and pickle_files(checkpoint)  # optimizer.pt, training_args.bin, ...
+    out = convert_trainer_checkpoint(tmp_path / "run", tmp_path / "clean", repo_id="user/converted")
+    assert pickle_files(out) == []
+    assert not any(p.name.startswith(("optimizer", "scheduler", "rng_state", "trainer_state")) for p in out.iterdir())
+    converted = BytesVideoForClassification.from_pretrained(out).eval()
+    assert logits_of(converted, bikes_mp4) == logits_of(model, bikes_mp4)
+    card = ModelCard((out / "README.md").read_text())
+    state = json.loads((checkpoint / "trainer_state.json").read_text())
+    last_eval = [e for e in state["log_history"] if "eval_accuracy" in e][-1]
+    results = {r.metric_type: r.metric_value for r in card.data.eval_results}
+    assert results == {"accuracy": round(last_eval["eval_accuracy"], 6), "loss": round(last_eval["eval_loss"], 6)}
+
+
+# --- model cards ---------------------------------------------------------------------------------------------------
+
+
+def test_model_cards_validate_for_classification_and_qa(tmp_path):
+    from bytevid_hf.configuration_qa import BytesVideoGemmaConfig
+    from bytevid_hf.model_card import render_model_card
+
+    config = tiny_classifier().config
+    text = render_model_card(config, {"accuracy": 0.5, "f1": 0.25}, "user/cls", "kinetics-mini",
+                             num_parameters=10, architecture="BytesVideoForClassification",
+                             datasets=["user/kinetics-mini"], base_model="user/bytevid-pretrained")
+    card = ModelCard(text)
+    data = card.data.to_dict()
+    assert data["library_name"] == "transformers" and data["pipeline_tag"] == "video-classification"
+    assert data["license"] == "apache-2.0" and "bytevid" in data["tags"]
+    assert data["datasets"] == ["user/kinetics-mini"] and data["base_model"] == "user/bytevid-pretrained"
+    results = {r.metric_type: r.metric_value for r in card.data.eval_results}
+    assert results == {"accuracy": 0.5, "f1": 0.25}
+    assert card.data.eval_results[0].dataset_name == "kinetics-mini"
+    assert 'pipeline("video-classification", model="user/cls", trust_remote_code=True)' in text
+    assert "@misc{" in text and "Intended use and limitations" in text
+
+    gemma = {"model_type": "gemma3_text", "vocab_size": 64, "hidden_size": 16, "intermediate_size": 32,
+             "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 8}
+    qa_config = BytesVideoGemmaConfig(video_config=BytesVideoConfig.from_preset("bytes-micro").to_dict(),
+                                      text_config=gemma, video_token_id=5)
+    qa = ModelCard(render_model_card(qa_config, {"exact_match": 0.4}, "user/qa", base_model="google/gemma-3-1b-it"))
+    assert qa.data.pipeline_tag == "video-text-to-text" and qa.data.base_model == "google/gemma-3-1b-it"
+    assert qa.data.eval_results[0].metric_type == "exact_match"
+    front = yaml.safe_load(str(qa).split("---")[1])
+    assert front["model-index"][0]["results"][0]["task"]["type"] == "video-text-to-text"
+    with pytest.raises(ValueError, match="finite"):
+        render_model_card(config, {"accuracy": float("nan")})
+
+
+# --- LoRA ----------------------------------------------------------------------------------------------------------
+
+
+def test_lora_target_regex_selects_only_mamba_projections():
+    from peft import get_peft_model
+
+    with pytest.raises(ValueError, match="conv1d"):
+        ssm_lora_target_regex(["conv1d"])
+    regex = ssm_lora_target_regex(levels=[1])
+    assert re.fullmatch(regex, "bytevid.levels.1.0.mixer.in_proj")
+    assert not re.fullmatch(regex, "bytevid.levels.0.0.mixer.in_proj")
+    peft_model = get_peft_model(tiny_classifier(), ssm_lora_config(r=2))
+    adapted = {n.split(".lora_A")[0] for n, _ in peft_model.named_parameters() if "lora_A" in n}
+    expected = {f"base_model.model.bytevid.levels.{i}.0.mixer.{m}"
+                for i in range(4) for m in ("in_proj", "x_proj", "dt_proj", "out_proj")}
+    assert adapted == expected
+
+
+def _trained_lora(base: BytesVideoForClassification):
+    from peft import get_peft_model
+
+    peft_model = get_peft_model(base, ssm_lora_config(r=4, modules_to_save=["classifier"]))
+    optimizer = torch.optim.AdamW([p for p in peft_model.parameters() if p.requires_grad], lr=5e-2)
+    torch.manual_seed(3)
+    ids = torch.randint(0, 256, (4, 512), dtype=torch.uint8)
+    for _ in range(3):
+        loss = peft_model(input_ids=ids, labels=torch.tensor([0, 1, 2, 0])).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    return peft_model.eval()
+
+
+# --- end to end over HTTP ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def hub(tmp_path, monkeypatch):
+    with LocalHubServer(tokens=(TOKEN,)) as server:
+        monkeypatch.setenv("HF_ENDPOINT", server.url)
+        monkeypatch.setenv("HF_TOKEN", TOKEN)
+        monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
+        monkeypatch.setenv("HF_HOME", str(tmp_path / "pusher_home"))
+        import huggingface_hub.constants as constants
+
+        # huggingface_hub reads HF_ENDPOINT once, at import: point this process's copies at the server too
+        monkeypatch.setattr(constants, "ENDPOINT", server.url)
+        monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", server.url + "/{repo_id}/resolve/{revision}/{filename}")
+        monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
+        yield server
+
+
+def test_push_then_fresh_process_loads_by_repo_id_and_works_offline(tmp_path, hub, bikes_mp4, carphone_mp4):
+    model = tiny_classifier(seed=2)
+    info = push_checkpoint(model, "user/bytevid-micro", processor(), metrics={"accuracy": 0.5},
+                           commit_message="first upload", dataset_name="unit test", max_shard_size="200KB")
+    assert info.oid and ("POST", "/api/models/user/bytevid-micro/commit/main", 200) in hub.requests
+    assert any(method == "PUT" and path.startswith("/lfs-upload/") for method, path, _ in hub.requests)  # git-LFS
+    load = f'''
+        import json, torch, bytevid_hf
+        from transformers import AutoModelForVideoClassification, pipeline
+        model = AutoModelForVideoClassification.from_pretrained("user/bytevid-micro").eval()
+        clf = pipeline("video-classification", model="user/bytevid-micro")
+        out = {{"logits": [], "top": []}}
+        for video in ({str(bikes_mp4)!r}, {str(carphone_mp4)!r}):
+            inputs = clf.video_processor(video, return_tensors="pt")
+            with torch.no_grad():
+                out["logits"].append(model(**inputs).logits[0].tolist())
+            out["top"].append(clf(video, top_k=1)[0]["label"])
+        print("RESULT:" + json.dumps(out))
+    '''
+    env = {"HF_ENDPOINT": hub.url, "HF_HOME": str(tmp_path / "reader_home"), "HF_TOKEN": None}
+    online = run_python(load, env)
+    expected = [logits_of(model, v) for v in (bikes_mp4, carphone_mp4)]
+    assert online["logits"] == expected
+    assert online["top"] == [LABELS[int(torch.tensor(row).argmax())] for row in expected]
+    served = len(hub.requests)
+    offline = run_python(load, {**env, "HF_HUB_OFFLINE": "1"})
+    assert offline == online and len(hub.requests) == served  # answered from the cache, no request reached the server
+
+    # The model card's own snippets work as written, from the Hub, with bytevid_hf blocked (remote code over HTTP).
+    card = (Path(tmp_path) / "card.md")
+    from huggingface_hub import hf_hub_download
+
+    card.write_text(Path(hf_hub_download("user/bytevid-micro", "README.md", cache_dir=tmp_path / "c")).read_text())
+    snippets = re.findall(r"```python\n(.*?)```", card.read_text(), flags=re.S)
+    assert len(snippets) == 2
+    code = "\n".join(s.replace('"video.mp4"', repr(str(bikes_mp4))) for s in snippets)
+    code = code.replace("print(", "_ = (") + '\nprint("RESULT:" + json.dumps(logits[0].tolist()))\nimport json\n'
+    code = "import json\n" + code
+    snippet_logits = run_python(code, {**env, "HF_HOME": str(tmp_path / "snippet_home")}, block_bytevid=True)
+    assert snippet_logits == expected[0]
+
+
+def test_private_repo_and_branch_push(tmp_path, hub, bikes_mp4):
+    model = tiny_classifier(seed=4)
+    push_checkpoint(model, "user/private-micro", processor(), private=True, revision="experiment",
+                    commit_message="on a branch")
+    load = '''
+        import json, bytevid_hf
+        from transformers import AutoModelForVideoClassification
+        try:
+            AutoModelForVideoClassification.from_pretrained("user/private-micro", revision={rev!r})
+            print("RESULT:" + json.dumps("loaded"))
+        except (OSError, ValueError) as exc:
+            print("RESULT:" + json.dumps(type(exc).__name__ + ": " + str(exc)[:200]))
+    '''
+    env = {"HF_ENDPOINT": hub.url, "HF_HOME": str(tmp_path / "reader_home")}
+    assert run_python(load.format(rev="experiment"), {**env, "HF_TOKEN": TOKEN}) == "loaded"
+    no_token = run_python(load.format(rev="experiment"), {**env, "HF_TOKEN": None, "HF_HOME": str(tmp_path / "h2")})
+    assert no_token != "loaded" and "not" in no_token.lower()  # a private repo is invisible without the token
+    main = run_python(load.format(rev="main"), {**env, "HF_TOKEN": TOKEN, "HF_HOME": str(tmp_path / "h3")})
+    assert main != "loaded"  # the weights went to the branch, not to main
+    repo = hub.hub.repos[("model", "user/private-micro")]
+    assert repo.private and "config.json" not in repo.commits[repo.branches["main"]].files
+
+
+def test_lora_adapter_push_load_and_merge(tmp_path, hub):
+    base = tiny_classifier(seed=5)
+    push_checkpoint(base, "user/base-micro", processor())
+    adapted = _trained_lora(tiny_classifier(seed=5))
+    ids = torch.randint(0, 256, (2, 700), generator=torch.Generator().manual_seed(9), dtype=torch.uint8)
+    with torch.no_grad():
+        expected = adapted(input_ids=ids).logits
+        assert not torch.allclose(expected, base(input_ids=ids).logits, atol=1e-4)  # the adapter changed the model
+    push_adapter(adapted, "user/lora-micro")
+    got = run_python(f'''
+        import json, torch, bytevid_hf
+        from peft import PeftModel
+        from transformers import AutoModelForVideoClassification
+        ids = torch.tensor({ids.tolist()!r}, dtype=torch.uint8)
+        base = AutoModelForVideoClassification.from_pretrained("user/base-micro")
+        loaded = PeftModel.from_pretrained(base, "user/lora-micro").eval()
+        with torch.no_grad():
+            adapted = loaded(input_ids=ids).logits.tolist()
+            merged = loaded.merge_and_unload().eval()
+            merged_logits = merged(input_ids=ids).logits
+        merged.save_pretrained({str(tmp_path / "merged")!r})
+        reloaded = type(merged).from_pretrained({str(tmp_path / "merged")!r}).eval()
+        with torch.no_grad():
+            same = torch.equal(reloaded(input_ids=ids).logits, merged_logits)
+        print("RESULT:" + json.dumps({{"adapted": adapted, "merged": merged_logits.tolist(), "reload_same": same,
+                                       "merged_type": type(merged).__name__}}))
+    ''', {"HF_ENDPOINT": hub.url, "HF_HOME": str(tmp_path / "reader_home")})
+    # PeftModel.from_pretrained over HTTP reproduces the trained adapter (to float32 rounding: ~2e-7 relative)
+    torch.testing.assert_close(torch.tensor(got["adapted"]), expected, atol=1e-5, rtol=1e-6)
+    assert got["merged_type"] == "BytesVideoForClassification"  # merged back into the plain model class
+    torch.testing.assert_close(torch.tensor(got["merged"]), expected, atol=2e-5, rtol=1e-5)
+    assert got["reload_same"]
+
+
+def test_push_to_hub_script_converts_a_trainer_run(tmp_path, hub):
+    _train_briefly(tmp_path / "run")
+    cmd = [sys.executable, str(Path(__file__).parents[1] / "scripts" / "push_to_hub.py"), str(tmp_path / "run"),
+           "--repo_id", "user/from-script", "--revision", "v1", "--commit_message", "from the script",
+           "--dataset_name", "random bytes"]
+    env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_TOKEN": TOKEN, "HF_HUB_DISABLE_XET": "1",
+           "HF_HOME": str(tmp_path / "script_home")}
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    repo = hub.hub.repos[("model", "user/from-script")]
+    head = repo.commits[repo.branches["v1"]]
+    assert head.message == "from the script"
+    assert {"model.safetensors", "config.json", "video_preprocessor_config.json", "README.md",
+            "modeling_bytevid.py"} <= set(head.files)
+    assert not any(name.endswith((".bin", ".pt", ".pth")) for name in head.files)
+    assert "random bytes" in head.files["README.md"].data.decode()
