@@ -10,8 +10,8 @@ Each case runs in-process with a wall-clock guard (``SIGALRM``, for Python-level
 ``timeout + 10 s`` limit of :func:`~bytevid_hf.input_fuzzing.run_case`), or with ``--subprocess``
 in a forked child that is killed past the limit, so that a hang inside a C call or a crash of the
 interpreter (segfault, abort) is recorded as a finding instead of stopping the run. Peak memory
-is reported per target as the largest growth of the peak RSS during one case (over the RSS at the
-fork, or in-process over the peak before the case).
+is reported per target as the largest growth of the peak RSS during one case (in the child over its
+RSS after the fork, or in-process over the peak before the case).
 
     python scripts/fuzz_inputs.py --cases 2000 --subprocess --out fuzz_results
     python scripts/fuzz_inputs.py --seconds 60            # time budget per target instead
@@ -95,17 +95,17 @@ def _in_process(check, video, name, timeout, limit) -> Outcome:
 
 
 def _child(conn, check, video, name, timeout, limit):
+    start_rss = _current_rss_mb()  # the child's peak-RSS mark starts at its RSS after the fork
     outcome = run_case(check, video, name, timeout, limit)
-    conn.send((asdict(outcome), _max_rss_mb()))
+    conn.send((asdict(outcome), max(0.0, _max_rss_mb() - start_rss)))
     conn.close()
 
 
 def _in_subprocess(check, video, name, timeout, limit) -> tuple[Outcome, float]:
     """run_case in a forked child; a hang (killed past ``limit``) or a crash (signal) is a finding.
 
-    Returns the outcome and the child's peak RSS growth over the parent's RSS at the fork (MB).
+    Returns the outcome and the child's peak RSS growth during the case (MB).
     """
-    base = _current_rss_mb()
     ctx = multiprocessing.get_context("fork")
     parent, child = ctx.Pipe(duplex=False)
     start = time.monotonic()
@@ -116,7 +116,7 @@ def _in_subprocess(check, video, name, timeout, limit) -> tuple[Outcome, float]:
         try:
             data, rss = parent.recv()
             proc.join(10)
-            return Outcome(**data), max(0.0, rss - base)
+            return Outcome(**data), rss
         except EOFError:
             pass
     proc.join(0.5)
@@ -142,7 +142,7 @@ def main(argv=None) -> int:
     limit = args.timeout + 10.0
 
     def run(check, video, name):
-        """(outcome, peak RSS growth in MB): over the RSS at the fork, or in-process over the peak before the case."""
+        """(outcome, peak RSS growth in MB during the case)."""
         if args.subprocess:
             return _in_subprocess(check, video, name, args.timeout, limit)
         before = _max_rss_mb()
@@ -256,7 +256,7 @@ def main(argv=None) -> int:
         errors = ", ".join(f"{k.split(':', 1)[1]} {v}" for k, v in row["outcomes"].items() if k.startswith("error:"))
         lines.append(
             f"| {row['target']} | {row['tried']} | {row['cases']} | {row['outcomes'].get('ok', 0)} | {errors or '-'} | "
-            f"{row['num_findings']} | {row['slowest_case_s']} s | {row['max_rss_growth_mb']:.0f} MB |"
+            f"{row['num_findings']} | {row['slowest_case_s']} s | {row['max_rss_growth_mb']:.1f} MB |"
         )
     (out / "summary.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
