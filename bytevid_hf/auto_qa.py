@@ -17,7 +17,7 @@ def register_qa_auto_classes() -> None:
 
     from .configuration_qa import BytesVideoGemmaConfig
     from .modeling.modeling_qa import BytesVideoGemmaForQA
-    from .processing import BytesVideoProcessor
+    from .processing.video_processor import BytesVideoProcessor
     from .processing.processing_qa import BytesVideoQAProcessor
 
     AutoConfig.register(BytesVideoGemmaConfig.model_type, BytesVideoGemmaConfig, exist_ok=True)

@@ -400,3 +400,28 @@ def test_push_to_hub_script_converts_a_trainer_run(tmp_path, hub):
             "modeling_bytevid.py"} <= set(head.files)
     assert not any(name.endswith((".bin", ".pt", ".pth")) for name in head.files)
     assert "random bytes" in head.files["README.md"].data.decode()
+
+
+def test_qa_checkpoint_exports_and_generates_without_bytevid_hf(tmp_path, bikes_mp4):
+    from test_qa import VIDEO_BYTES, make_model, make_tokenizer
+
+    from bytevid_hf.processing import BytesVideoQAProcessor
+
+    model = make_model(seed=7).eval()
+    qa_processor = BytesVideoQAProcessor(BytesVideoProcessor(max_length=VIDEO_BYTES), make_tokenizer(),
+                                         num_video_tokens=4)
+    out = export_checkpoint(model, qa_processor, tmp_path / "qa", {"exact_match": 0.25}, repo_id="user/qa",
+                            base_model="google/gemma-3-1b-it")
+    card = ModelCard((out / "README.md").read_text())
+    assert card.data.pipeline_tag == "video-text-to-text" and card.data.eval_results[0].metric_value == 0.25
+    question = "What happens in the video?"
+    inputs = qa_processor(videos=str(bikes_mp4), text=question, return_tensors="pt")
+    expected = model.generate(**inputs, max_new_tokens=4, do_sample=False).tolist()
+    snippet = re.findall(r"```python\n(.*?)```", (out / "README.md").read_text(), flags=re.S)[0]
+    snippet = snippet.replace('"user/qa"', repr(str(out))).replace('"video.mp4"', repr(str(bikes_mp4)))
+    snippet = snippet.replace("max_new_tokens=16", "max_new_tokens=4, do_sample=False").replace("print(", "_ = (")
+    got = run_python("import json\n" + snippet + '\nprint("RESULT:" + json.dumps({"ids": answer_ids.tolist(), '
+                     '"module": type(model).__module__}))\n', {"HF_HOME": str(tmp_path / "hf_home")},
+                     block_bytevid=True)
+    assert got["module"].startswith("transformers_modules.")
+    assert got["ids"] == expected  # the card's snippet, run with remote code only, generates the same tokens

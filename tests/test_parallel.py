@@ -93,14 +93,16 @@ def test_subsequence_bounds():
 
 
 @pytest.mark.parametrize(
-    "pooling, length, subsequences, world",
-    [("concat", 1000, 1, 2), ("attention", 1777, 1, 4), ("average", 3000, 3, 2)],
+    "pooling, length, subsequences, world, adapter",
+    [("concat", 1000, 1, 2, ""), ("attention", 1777, 1, 4, ""), ("average", 3000, 3, 2, ""),
+     ("concat", 1000, 1, 2, "lora")],
 )
-def test_sequence_parallel_matches_single_process(pooling, length, subsequences, world, tmp_path):
-    """torchrun + gloo: every rank's logits, last-level shard and averaged gradients equal the single-process run."""
+def test_sequence_parallel_matches_single_process(pooling, length, subsequences, world, adapter, tmp_path):
+    """torchrun + gloo: every rank's logits, last-level shard and averaged gradients equal the single-process run
+    (also with LoRA adapters on the Mamba projections, whose conv halo and state correction must include them)."""
     env = dict(os.environ, OMP_NUM_THREADS="1", BYTEVID_SCAN_THREADS="1")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={world}",
-           str(WORKER), pooling, str(length), str(subsequences)]
+           str(WORKER), pooling, str(length), str(subsequences), adapter]
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
     assert sorted(int(r) for r in re.findall(r"rank (\d+): OK", proc.stdout)) == list(range(world)), proc.stdout

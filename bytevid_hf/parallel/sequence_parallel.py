@@ -214,8 +214,8 @@ class SequenceParallelContext:
         # Conv halo: the previous positions' conv inputs (x half of in_proj) come from the ranks before this one.
         tail = min(halo, length)
         tails = self.all_gather(hidden_states[:, length - tail :])  # (V, B, t, D)
-        bias = None if mixer.in_proj.bias is None else mixer.in_proj.bias[:channels]
-        x_tails = F.linear(tails, mixer.in_proj.weight[:channels], bias).transpose(2, 3)  # (V, B, E, t)
+        # through the module (not its weight), so that a LoRA adapter on in_proj is applied here too
+        x_tails = mixer.in_proj(tails)[..., :channels].transpose(2, 3)  # (V, B, E, t)
         if state is None:
             prefix = hidden_states.new_zeros(batch, channels, halo)
         else:
@@ -242,12 +242,18 @@ class SequenceParallelContext:
         # Eq. 4: y_t += C_t · exp(A·cumΔ_t) · h_prev, pushed through the gate and out_proj (linear in y).
         correction = state_correction(delta, A, C, h_prev)  # (B, E, S) fp32
         gated = correction * mixer.act(gate.float())
-        out = out + F.linear(gated.transpose(1, 2).to(out.dtype), mixer.out_proj.weight)
+        out = out + _without_bias(mixer.out_proj, gated.transpose(1, 2).to(out.dtype))
         if self.record_stats:
             with torch.no_grad():
                 self.correction_stats.append((float(correction.square().mean().sqrt()), float(out.square().mean().sqrt())))
         new_state = MambaLayerState(halos[-1], bounds[-1]) if return_state else None
         return out, new_state
+
+
+def _without_bias(linear: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``x W^T`` of a linear layer, called as a module so that adapters wrapping it (peft LoRA) contribute."""
+    out = linear(x)
+    return out if linear.bias is None else out - linear.bias
 
 
 def _encoder(model):
