@@ -32,7 +32,34 @@ class TimeBudgetCallback(TrainerCallback):
         return control
 
 
-__all__ = ["TimeBudgetCallback"]
+class CPUTimeBudgetCallback(TrainerCallback):
+    """Stop training once this process has used ``seconds`` of CPU time (``time.process_time()``, all threads) since
+    training began, checked after every step.
+
+    Unlike a wall-clock budget this is robust to other processes sharing the cores, so runs on a busy machine get the
+    same compute. ``steps`` and ``cpu_seconds`` record where training stopped.
+    """
+
+    def __init__(self, seconds: float):
+        if not seconds > 0:
+            raise ValueError(f"CPUTimeBudgetCallback: seconds must be > 0, got {seconds}")
+        self.seconds = float(seconds)
+        self.start: float | None = None
+        self.steps = 0
+        self.cpu_seconds = 0.0
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.start = time.process_time()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.steps = state.global_step
+        self.cpu_seconds = time.process_time() - self.start
+        if self.cpu_seconds >= self.seconds:
+            control.should_training_stop = True
+        return control
+
+
+__all__ = ["TimeBudgetCallback", "CPUTimeBudgetCallback"]
 
 
 class SequenceParallelStateCallback(TrainerCallback, ExportableState):

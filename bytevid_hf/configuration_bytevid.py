@@ -8,6 +8,9 @@ from typing import Any
 from transformers import PretrainedConfig
 
 POOLING_METHODS = ("concat", "average", "attention")
+# Mixer of each level (paper Tables 9 and 15); see `BytesVideoConfig.mixer_type`.
+MIXER_TYPES = ("mamba", "transformer", "local_attention", "causal_conv", "bf_ti", "mamba_flat", "chunked_ssm")
+ATTENTION_MIXERS = ("transformer", "local_attention", "bf_ti")
 SSM_BACKENDS = ("auto", "torch", "cuda")
 
 # Paper, Table 16: Layers, D, L_s, N, M. "bytes-micro" is this package's own CPU-sized preset.
@@ -116,6 +119,49 @@ class BytesVideoConfig(PretrainedConfig):
         reconstruction_hidden_size (`int`, *optional*, defaults to 64):
             Width (channels) of the reconstruction decoder at the token grid; each upsampling stage halves it, down to
             no less than ``min(16, reconstruction_hidden_size)``.
+        mixer_type (`str`, *optional*, defaults to `"mamba"`):
+            The sequence mixer of the backbone (the paper's baselines and ablations, Tables 9 and 15). Every value
+            uses the same embedding, final norm, masked mean pool, classification head, processor and Trainer path:
+
+            - ``"mamba"``: the multilevel SSM — Mamba blocks at every level (Table 9, "Bytes-Tiny (with Multilevel
+              SSM)").
+            - ``"transformer"``: pre-norm Transformer blocks (causal global attention + MLP) in place of the Mamba
+              blocks. With ``num_levels > 1`` and pooling between levels this is Table 9's "Multilevel
+              Transformer"; with ``num_levels=1`` it is Table 9's "Transformer" (global attention).
+            - ``"local_attention"``: the same blocks with causal sliding-window attention over the last
+              ``attention_window`` positions (memory O(L·window)); ``num_levels=1`` and window 512 is Table 9's
+              "Transformer with local attention with 512 tokens".
+            - ``"causal_conv"``: gated causal depthwise-convolution blocks (kernel ``conv_mixer_kernel``) in place of
+              the Mamba blocks: Table 9's "Causal Conv".
+            - ``"bf_ti"``: a ByteFormer-style backbone (Horton et al. 2023; Table 9's "BF-Ti"): a strided Conv1d
+              stem (stride ``bf_ti_conv_stride``, kernel twice that) followed by ``num_levels`` × ``layers_per_level``
+              sliding-window attention blocks at constant width ``hidden_size``, with 2× max-pool downsampling
+              between levels (``pooling`` and ``level_width_multiplier`` are not used).
+            - ``"mamba_flat"``: one level of ``num_levels`` × ``layers_per_level`` Mamba blocks at width
+              ``hidden_size``, no pooling: Table 9's "Mamba (Baseline SSM)".
+            - ``"chunked_ssm"``: the multilevel SSM with the Mamba layers of every level but the last restarted
+              (zero SSM state, zero convolution context) at every ``ssm_chunk_size`` bytes, so chunks are encoded
+              independently and only the last level sees the whole sequence, as in the hierarchical SSM of
+              Bhirangi et al. (2024): Table 15's "Chunked".
+
+            Streaming (``cache``/``use_cache``/``stream``), sequence parallelism, sub-sequence state carry and
+            [`BytesVideoForCausalLM`] are implemented for ``"mamba"`` only and raise a ``ValueError`` naming
+            ``mixer_type`` otherwise.
+        num_attention_heads (`int`, *optional*, defaults to 4):
+            Heads of the attention mixers (``"transformer"``, ``"local_attention"``, ``"bf_ti"``); must divide every
+            level width.
+        attention_window (`int`, *optional*, defaults to 512):
+            Positions each query of ``"local_attention"`` and ``"bf_ti"`` attends to (itself and the previous
+            ``attention_window - 1``).
+        attention_mlp_ratio (`int`, *optional*, defaults to 4):
+            Hidden width of the attention blocks' MLP as a multiple of the level width.
+        conv_mixer_kernel (`int`, *optional*, defaults to 16):
+            Kernel size of the ``"causal_conv"`` mixer's causal depthwise convolution.
+        ssm_chunk_size (`int`, *optional*, defaults to 4096):
+            Chunk length in bytes of ``"chunked_ssm"`` (level ``i`` restarts every ``ssm_chunk_size / pool_size**i``
+            positions); must be a multiple of ``pool_size ** (num_levels - 2)``.
+        bf_ti_conv_stride (`int`, *optional*, defaults to 16):
+            Stride of ``"bf_ti"``'s Conv1d stem (ByteFormer uses kernel 32, stride 16).
         kwargs:
             Standard [`PretrainedConfig`] arguments, e.g. ``num_labels``, ``id2label``, ``label2id``, ``problem_type``
             (``"single_label_classification"``, ``"multi_label_classification"`` or ``"regression"``).
@@ -158,6 +204,13 @@ class BytesVideoConfig(PretrainedConfig):
         reconstruction_frames: int = 10,
         reconstruction_size: int = 128,
         reconstruction_hidden_size: int = 64,
+        mixer_type: str = "mamba",
+        num_attention_heads: int = 4,
+        attention_window: int = 512,
+        attention_mlp_ratio: int = 4,
+        conv_mixer_kernel: int = 16,
+        ssm_chunk_size: int = 4096,
+        bf_ti_conv_stride: int = 16,
         **kwargs,
     ):
         self.vocab_size = vocab_size
@@ -196,6 +249,13 @@ class BytesVideoConfig(PretrainedConfig):
         self.reconstruction_frames = reconstruction_frames
         self.reconstruction_size = reconstruction_size
         self.reconstruction_hidden_size = reconstruction_hidden_size
+        self.mixer_type = mixer_type
+        self.num_attention_heads = num_attention_heads
+        self.attention_window = attention_window
+        self.attention_mlp_ratio = attention_mlp_ratio
+        self.conv_mixer_kernel = conv_mixer_kernel
+        self.ssm_chunk_size = ssm_chunk_size
+        self.bf_ti_conv_stride = bf_ti_conv_stride
         super().__init__(**kwargs)
         self.validate_architecture()
 
@@ -227,7 +287,8 @@ class BytesVideoConfig(PretrainedConfig):
             positive_int("time_step_rank")
         self._validate_numbers()
         self._validate_reconstruction()
-        if self.pooling == "attention":
+        self._validate_mixer()
+        if self.pooling == "attention" and self.mixer_type not in ("bf_ti", "mamba_flat"):
             for width in self.level_widths[:-1]:
                 if width % self.pooling_attention_heads:
                     raise ValueError(
@@ -325,17 +386,37 @@ class BytesVideoConfig(PretrainedConfig):
     # ----------------------------------------------------------------------------------------------------------------
     @property
     def level_widths(self) -> list[int]:
-        """Width of each level: ``hidden_size * level_width_multiplier**i``."""
+        """Width of each level: ``hidden_size * level_width_multiplier**i`` (one level of width ``hidden_size`` for
+        ``mixer_type="mamba_flat"``, ``num_levels`` levels of width ``hidden_size`` for ``"bf_ti"``)."""
+        mixer_type = getattr(self, "mixer_type", "mamba")
+        if mixer_type == "mamba_flat":
+            return [self.hidden_size]
+        if mixer_type == "bf_ti":
+            return [self.hidden_size] * self.num_levels
         return [self.hidden_size * self.level_width_multiplier**i for i in range(self.num_levels)]
 
     @property
+    def blocks_per_level(self) -> list[int]:
+        """Number of blocks at each level: ``layers_per_level`` each (all ``num_levels * layers_per_level`` in the
+        single level of ``mixer_type="mamba_flat"``)."""
+        if getattr(self, "mixer_type", "mamba") == "mamba_flat":
+            return [self.num_levels * self.layers_per_level]
+        return [self.layers_per_level] * self.num_levels
+
+    @property
     def total_pool_factor(self) -> int:
-        """How much the last level is shorter than the input: ``pool_size ** (num_levels - 1)``."""
+        """How much the last level is shorter than the input: ``pool_size ** (num_levels - 1)`` (1 for
+        ``mixer_type="mamba_flat"``, ``bf_ti_conv_stride * 2 ** (num_levels - 1)`` for ``"bf_ti"``)."""
+        mixer_type = getattr(self, "mixer_type", "mamba")
+        if mixer_type == "mamba_flat":
+            return 1
+        if mixer_type == "bf_ti":
+            return self.bf_ti_conv_stride * 2 ** (self.num_levels - 1)
         return self.pool_size ** (self.num_levels - 1)
 
     @property
     def num_hidden_layers(self) -> int:
-        """Total number of Mamba blocks (N·M)."""
+        """Total number of blocks (N·M)."""
         return self.num_levels * self.layers_per_level
 
     @property
@@ -364,4 +445,4 @@ class BytesVideoConfig(PretrainedConfig):
         return cls(**settings)
 
 
-__all__ = ["BytesVideoConfig", "PRESETS", "PRESET_LEARNING_RATES", "POOLING_METHODS", "SSM_BACKENDS"]
+__all__ = ["BytesVideoConfig", "PRESETS", "PRESET_LEARNING_RATES", "POOLING_METHODS", "SSM_BACKENDS", "MIXER_TYPES"]

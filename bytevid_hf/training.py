@@ -106,6 +106,13 @@ class ModelArguments:
         metadata={"help": "Build a fresh model from a preset: bytes-micro, bytes-tiny, bytes-base or bytes-large."},
     )
     pooling: str | None = field(default=None, metadata={"help": "Override the pooling: concat, average or attention."})
+    config_overrides: str | None = field(
+        default=None,
+        metadata={
+            "help": "JSON object of BytesVideoConfig fields that override the preset, e.g. "
+            '\'{"mixer_type": "transformer", "hidden_size": 48}\' (fresh models only).'
+        },
+    )
     problem_type: str | None = field(
         default=None,
         metadata={"help": "single_label_classification (default for int labels), multi_label_classification, regression."},
@@ -173,6 +180,21 @@ def _label_names(train: datasets.Dataset, label_column: str) -> list[str]:
     return [str(v) for v in range(max(values) + 1)]
 
 
+def parse_config_overrides(text: str | None) -> dict[str, Any]:
+    """``ModelArguments.config_overrides`` (a JSON object as text, or None) -> dict of config fields."""
+    if not text:
+        return {}
+    import json
+
+    try:
+        overrides = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"config_overrides must be a JSON object, got {text!r}: {error}") from None
+    if not isinstance(overrides, dict):
+        raise ValueError(f"config_overrides must be a JSON object of config fields, got {text!r}")
+    return overrides
+
+
 def run_finetuning(
     model_args: ModelArguments, data_args: DataArguments, training_args, callbacks: list | None = None
 ) -> dict[str, float]:
@@ -193,6 +215,8 @@ def run_finetuning(
     id2label = dict(enumerate(names))
     label2id = {name: i for i, name in id2label.items()}
     if model_args.model_name_or_path:
+        if model_args.config_overrides:
+            raise ValueError("config_overrides applies to fresh models (--preset), not to --model_name_or_path")
         model = BytesVideoForClassification.from_pretrained(
             model_args.model_name_or_path,
             num_labels=len(names),
@@ -206,6 +230,7 @@ def run_finetuning(
             processor = BytesVideoProcessor()
     else:
         overrides = {"pooling": model_args.pooling} if model_args.pooling else {}
+        overrides.update(parse_config_overrides(model_args.config_overrides))
         config = BytesVideoConfig.from_preset(
             model_args.preset, num_labels=len(names), id2label=id2label, label2id=label2id, **overrides
         )
@@ -247,4 +272,4 @@ def run_finetuning(
     return metrics
 
 
-__all__ += ["ModelArguments", "DataArguments", "run_finetuning"]
+__all__ += ["ModelArguments", "DataArguments", "run_finetuning", "parse_config_overrides"]

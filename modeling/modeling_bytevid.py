@@ -15,7 +15,11 @@ from transformers.utils import ModelOutput
 from ..configuration_bytevid import BytesVideoConfig
 from .cache import BytesVideoCache
 from .mamba import BytesVideoMambaBlock, BytesVideoMambaMixer, BytesVideoRMSNorm, MambaLayerState
-from .pooling import BytesVideoPooling
+from .pooling import BytesVideoPooling, BytesVideoPoolingLinear
+from .attention import BytesVideoAttentionBlock
+from .bf_ti import BytesVideoConvStem, BytesVideoMaxPool
+from .chunked_mamba import BytesVideoChunkedMambaBlock
+from .conv_mixer import BytesVideoCausalConvBlock
 from .safe_loading import SafeLoadingMixin
 
 
@@ -106,6 +110,34 @@ def prepare_byte_inputs(
     return input_ids, mask
 
 
+def build_block(config: BytesVideoConfig, level: int, width: int) -> nn.Module:
+    """One block of ``level`` at ``width`` for ``config.mixer_type`` (all share the Mamba block's call signature)."""
+    mixer_type = config.mixer_type
+    if mixer_type in ("mamba", "mamba_flat"):
+        return BytesVideoMambaBlock(config, width)
+    if mixer_type == "chunked_ssm":
+        if level == config.num_levels - 1:  # the top level sees the whole sequence (Bhirangi et al.'s upper SSM)
+            return BytesVideoMambaBlock(config, width)
+        return BytesVideoChunkedMambaBlock(config, width, chunk_length=config.ssm_chunk_size // config.pool_size**level)
+    if mixer_type == "transformer":
+        return BytesVideoAttentionBlock(config, width, window=None)
+    if mixer_type in ("local_attention", "bf_ti"):
+        return BytesVideoAttentionBlock(config, width, window=config.attention_window)
+    if mixer_type == "causal_conv":
+        return BytesVideoCausalConvBlock(config, width)
+    raise ValueError(f"unknown mixer_type {mixer_type!r}")
+
+
+def require_mamba(config: BytesVideoConfig, feature: str) -> None:
+    """Raise a ``ValueError`` naming ``mixer_type`` when ``feature`` (streaming, sequence parallelism, ...) is used
+    with a backbone that is not the plain multilevel Mamba."""
+    if config.mixer_type != "mamba":
+        raise ValueError(
+            f"{feature} is implemented for mixer_type='mamba' only, but this model has "
+            f"mixer_type={config.mixer_type!r}"
+        )
+
+
 def _resolve_cache_alias(cache: BytesVideoCache | None, cache_params: BytesVideoCache | None) -> BytesVideoCache | None:
     if cache is not None and cache_params is not None:
         raise ValueError("pass the streaming state as `cache` or as its alias `cache_params`, not both")
@@ -118,7 +150,7 @@ class BytesVideoPreTrainedModel(SafeLoadingMixin, PreTrainedModel):
     base_model_prefix = "bytevid"
     main_input_name = "input_ids"
     supports_gradient_checkpointing = True
-    _no_split_modules = ["BytesVideoMambaBlock"]
+    _no_split_modules = ["BytesVideoMambaBlock", "BytesVideoAttentionBlock", "BytesVideoCausalConvBlock"]
     _is_stateful = True
 
     @torch.no_grad()
@@ -126,6 +158,8 @@ class BytesVideoPreTrainedModel(SafeLoadingMixin, PreTrainedModel):
         super()._init_weights(module)  # normal(initializer_range) for Linear/Embedding, ones for RMSNorm
         if isinstance(module, BytesVideoMambaMixer):
             module.init_mamba_weights(num_residual_blocks=self.config.num_hidden_layers)
+        elif isinstance(module, BytesVideoPoolingLinear):
+            module.init_variance_preserving()
         elif isinstance(module, BytesVideoPooling) and module.method == "attention":
             init.normal_(module.query, mean=0.0, std=self.config.initializer_range)
         elif isinstance(module, BytesVideoRMSNorm):
@@ -144,12 +178,15 @@ class BytesVideoModel(BytesVideoPreTrainedModel):
         super().__init__(config)
         widths = config.level_widths
         self.embeddings = nn.Embedding(config.vocab_size, config.hidden_size)
+        # mixer_type="bf_ti": strided conv downsampling of the embeddings (ByteFormer); None otherwise.
+        self.stem = BytesVideoConvStem(config) if config.mixer_type == "bf_ti" else None
         self.levels = nn.ModuleList(
-            nn.ModuleList(BytesVideoMambaBlock(config, widths[i]) for _ in range(config.layers_per_level))
-            for i in range(config.num_levels)
+            nn.ModuleList(build_block(config, i, width) for _ in range(blocks))
+            for i, (width, blocks) in enumerate(zip(widths, config.blocks_per_level))
         )
         self.poolers = nn.ModuleList(
-            BytesVideoPooling(config, widths[i], widths[i + 1]) for i in range(config.num_levels - 1)
+            BytesVideoMaxPool() if config.mixer_type == "bf_ti" else BytesVideoPooling(config, widths[i], widths[i + 1])
+            for i in range(len(widths) - 1)
         )
         self.norm_f = BytesVideoRMSNorm(widths[-1], eps=config.layer_norm_epsilon)
         self.gradient_checkpointing = False
@@ -191,6 +228,7 @@ class BytesVideoModel(BytesVideoPreTrainedModel):
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         input_ids, mask = prepare_byte_inputs(input_ids, attention_mask)
         if use_cache or cache is not None:
+            require_mamba(self.config, "streaming (cache/use_cache)")
             if self.sequence_parallel is not None:
                 raise ValueError("streaming (cache/use_cache) is not supported in sequence-parallel mode: "
                                  "call bytevid_hf.parallel.disable_sequence_parallel(model) first")
@@ -213,6 +251,7 @@ class BytesVideoModel(BytesVideoPreTrainedModel):
             and not torch.is_grad_enabled()
             and not output_hidden_states
             and self.sequence_parallel is None
+            and self.config.mixer_type == "mamba"
         ):
             output = self._forward_streamed(input_ids, mask)
             return output if return_dict else output.to_tuple()
@@ -253,6 +292,8 @@ class BytesVideoModel(BytesVideoPreTrainedModel):
         Returns ``(last_hidden, pooled, last_mask, all_hidden, new_states)``.
         """
         context = self.sequence_parallel
+        if context is not None or layer_states is not None or return_layer_states:
+            require_mamba(self.config, "sequence parallelism / sub-sequence state carry")
         if context is not None:
             from ..parallel.sequence_parallel import shard_sequence
 
@@ -269,6 +310,8 @@ class BytesVideoModel(BytesVideoPreTrainedModel):
         # uint8 indices are converted for the lookup only; padded positions embed as zeros.
         hidden = self.embeddings(input_ids.to(torch.int32)) * mask.unsqueeze(-1).to(self.embeddings.weight.dtype)
         all_hidden = (hidden,) if output_hidden_states else None
+        if self.stem is not None:
+            hidden, mask = self.stem(hidden, mask)  # (B, L / bf_ti_conv_stride, D)
         new_states = []
         for level, blocks in enumerate(self.levels):
             level_states = []
@@ -397,6 +440,7 @@ class BytesVideoModel(BytesVideoPreTrainedModel):
 
         from ..processing.chunks import iter_byte_chunks, total_length
 
+        require_mamba(self.config, "stream()")
         chunk_size = self.config.streaming_chunk_size if chunk_size is None else chunk_size
         cache = BytesVideoCache.empty(self.config)
         device = self.embeddings.weight.device

@@ -22,7 +22,7 @@ from transformers.utils import ModelOutput
 
 from ..configuration_bytevid import BytesVideoConfig
 from .mamba import BytesVideoRMSNorm
-from .modeling_bytevid import BytesVideoModel, BytesVideoPreTrainedModel, prepare_byte_inputs
+from .modeling_bytevid import BytesVideoModel, BytesVideoPreTrainedModel, prepare_byte_inputs, require_mamba
 
 
 @dataclass
@@ -61,6 +61,7 @@ class BytesVideoForCausalLM(BytesVideoPreTrainedModel):
     accepts_loss_kwargs = False
 
     def __init__(self, config: BytesVideoConfig):
+        require_mamba(config, "BytesVideoForCausalLM (next-byte pre-training)")
         super().__init__(config)
         self.bytevid = BytesVideoModel(config)
         widths = config.level_widths

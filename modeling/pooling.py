@@ -11,6 +11,22 @@ import math
 
 import torch
 from torch import nn
+from transformers import initialization as init
+
+
+class BytesVideoPoolingLinear(nn.Linear):
+    """A Linear layer of the pooling, initialised variance-preserving: weight normal(0, ``init_gain`` / sqrt(fan_in)),
+    bias zero (see [`BytesVideoPooling`]). Parameter names and shapes are those of ``nn.Linear``."""
+
+    def __init__(self, in_features: int, out_features: int, init_gain: float = 1.0):
+        super().__init__(in_features, out_features)
+        self.init_gain = init_gain
+
+    @torch.no_grad()
+    def init_variance_preserving(self) -> None:
+        """Initialise the weights, honouring already-loaded ones (transformers' ``init`` functions skip those)."""
+        init.normal_(self.weight, mean=0.0, std=self.init_gain / math.sqrt(self.in_features))
+        init.zeros_(self.bias)
 
 
 class BytesVideoPooling(nn.Module):
@@ -18,6 +34,14 @@ class BytesVideoPooling(nn.Module):
 
     Input (B, L, D_in) with L a multiple of ``pool_size`` and a (B, L) bool mask; output (B, L/L_s, D_out) and the
     pooled (B, L/L_s) mask.
+
+    Initialisation is variance-preserving, so the levels keep the scale of the byte embeddings: every Linear is
+    normal(0, gain / sqrt(fan_in)). Averaging L_s independent positions (average pooling, and attention pooling, whose
+    weights start near uniform: the query is normal(initializer_range)) divides the RMS by sqrt(L_s), so the output
+    projection of those two methods has gain sqrt(L_s); concat keeps every position and has gain 1. (With
+    normal(0.02) everywhere, bytes-micro's last level started at an RMS of ~4e-4 (concat), ~7e-6 (average) or ~2e-8
+    (attention) for embeddings of RMS 2e-2, below ``norm_f``'s sqrt(eps), so fresh average/attention models barely
+    depended on their input.)
     """
 
     def __init__(self, config, in_width: int, out_width: int):
@@ -26,16 +50,16 @@ class BytesVideoPooling(nn.Module):
         self.pool_size = config.pool_size
         self.in_width = in_width
         if self.method == "concat":
-            self.proj = nn.Linear(self.pool_size * in_width, out_width)
+            self.proj = BytesVideoPoolingLinear(self.pool_size * in_width, out_width)
         else:
-            self.proj = nn.Linear(in_width, out_width)
+            self.proj = BytesVideoPoolingLinear(in_width, out_width, init_gain=math.sqrt(self.pool_size))
         if self.method == "attention":
             self.num_heads = config.pooling_attention_heads
             self.head_dim = in_width // self.num_heads
             # One learned query per head, shared by every window (class-attention style).
             self.query = nn.Parameter(torch.zeros(self.num_heads, self.head_dim))
-            self.key = nn.Linear(in_width, in_width)
-            self.value = nn.Linear(in_width, in_width)
+            self.key = BytesVideoPoolingLinear(in_width, in_width)
+            self.value = BytesVideoPoolingLinear(in_width, in_width)
 
     def forward(self, hidden_states: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         batch, length, width = hidden_states.shape
@@ -68,4 +92,4 @@ class BytesVideoPooling(nn.Module):
         return attended.reshape(batch, windows, width)
 
 
-__all__ = ["BytesVideoPooling"]
+__all__ = ["BytesVideoPooling", "BytesVideoPoolingLinear"]
