@@ -38,7 +38,7 @@ _SHAPE_FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (r"mixer\.", (*_WIDTH, "expand")),
     (r"poolers\.\d+\.proj\.weight$", (*_WIDTH, "pooling", "pool_size")),
     (r"poolers\.\d+\.", (*_WIDTH, "pooling", "pooling_attention_heads")),
-    (r"levels\.\d+\.\d+\.", (*_WIDTH, "layers_per_level")),
+    (r"levels\.\d+\.\d+\.", (*_WIDTH, "mixer_type", "layers_per_level")),
     (r"norm_f\.weight$", _WIDTH),
     (r"classifier\.(weight|bias)$", (*_WIDTH, "num_labels")),
     (r"lm_head\.weight$", ("vocab_size", "hidden_size")),
@@ -81,9 +81,7 @@ def shape_mismatch_message(model, mismatched, source) -> str:
     for name, checkpoint_shape, model_shape in sorted(mismatched):
         fields = config_fields_for_parameter(name)
         hint = f"; its shape follows from {_describe_fields(config, fields)}" if fields else ""
-        lines.append(
-            f"  {name}: checkpoint {tuple(checkpoint_shape)} vs config {tuple(model_shape)}{hint}"
-        )
+        lines.append(f"  {name}: checkpoint {tuple(checkpoint_shape)} vs config {tuple(model_shape)}{hint}")
     lines.append(
         "Fix config.json to the architecture the weights were trained with, or pass ignore_mismatched_sizes=True to "
         "re-initialise these tensors (e.g. a new classification head)."
@@ -92,7 +90,8 @@ def shape_mismatch_message(model, mismatched, source) -> str:
 
 
 def _local_pickle_files(directory: str) -> list[str]:
-    return sorted(name for name in os.listdir(directory) if name.endswith(PICKLE_SUFFIXES) or name.endswith(".bin.index.json"))
+    names = os.listdir(directory)
+    return sorted(name for name in names if name.endswith(PICKLE_SUFFIXES) or name.endswith(".bin.index.json"))
 
 
 def check_checkpoint_is_safe(pretrained_model_name_or_path, kwargs: dict) -> None:
