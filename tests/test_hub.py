@@ -331,23 +331,28 @@ def test_private_repo_and_branch_push(tmp_path, hub, bikes_mp4):
     model = tiny_classifier(seed=4)
     push_checkpoint(model, "user/private-micro", processor(), private=True, revision="experiment",
                     commit_message="on a branch")
-    load = '''
+    got = run_python(f'''
         import json, bytevid_hf
         from transformers import AutoModelForVideoClassification
-        try:
-            AutoModelForVideoClassification.from_pretrained("user/private-micro", revision={rev!r})
-            print("RESULT:" + json.dumps("loaded"))
-        except (OSError, ValueError) as exc:
-            print("RESULT:" + json.dumps(type(exc).__name__ + ": " + str(exc)[:200]))
-    '''
-    env = {"HF_ENDPOINT": hub.url, "HF_HOME": str(tmp_path / "reader_home")}
-    assert run_python(load.format(rev="experiment"), {**env, "HF_TOKEN": TOKEN}) == "loaded"
-    no_token = run_python(load.format(rev="experiment"), {**env, "HF_TOKEN": None, "HF_HOME": str(tmp_path / "h2")})
-    assert no_token != "loaded" and "not" in no_token.lower()  # a private repo is invisible without the token
-    main = run_python(load.format(rev="main"), {**env, "HF_TOKEN": TOKEN, "HF_HOME": str(tmp_path / "h3")})
+
+        def load(revision, token, cache):
+            try:
+                AutoModelForVideoClassification.from_pretrained("user/private-micro", revision=revision, token=token,
+                                                                cache_dir={str(tmp_path)!r} + "/" + cache)
+                return "loaded"
+            except (OSError, ValueError) as exc:
+                return type(exc).__name__ + ": " + str(exc)[:200]
+
+        print("RESULT:" + json.dumps([load("experiment", {TOKEN!r}, "a"), load("experiment", False, "b"),
+                                      load("main", {TOKEN!r}, "c")]))
+    ''', {"HF_ENDPOINT": hub.url, "HF_HOME": str(tmp_path / "reader_home"), "HF_TOKEN": None})
+    with_token, without_token, main = got
+    assert with_token == "loaded"
+    assert without_token != "loaded" and "not" in without_token.lower()  # invisible without the token
     assert main != "loaded"  # the weights went to the branch, not to main
     repo = hub.hub.repos[("model", "user/private-micro")]
     assert repo.private and "config.json" not in repo.commits[repo.branches["main"]].files
+    assert repo.commits[repo.branches["experiment"]].message == "on a branch"
 
 
 def test_lora_adapter_push_load_and_merge(tmp_path, hub):
@@ -425,3 +430,22 @@ def test_qa_checkpoint_exports_and_generates_without_bytevid_hf(tmp_path, bikes_
                      block_bytevid=True)
     assert got["module"].startswith("transformers_modules.")
     assert got["ids"] == expected  # the card's snippet, run with remote code only, generates the same tokens
+
+
+def test_push_to_hub_script_pushes_an_adapter_and_refuses_pickles(tmp_path, hub):
+    from peft import get_peft_model
+
+    get_peft_model(tiny_classifier(), ssm_lora_config(r=2)).save_pretrained(tmp_path / "adapter")
+    script = str(Path(__file__).parents[1] / "scripts" / "push_to_hub.py")
+    env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_TOKEN": TOKEN, "HF_HUB_DISABLE_XET": "1",
+           "HF_HOME": str(tmp_path / "script_home")}
+    result = subprocess.run([sys.executable, script, str(tmp_path / "adapter"), "--repo_id", "user/lora", "--adapter"],
+                            capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    repo = hub.hub.repos[("model", "user/lora")]
+    assert {"adapter_config.json", "adapter_model.safetensors"} <= set(repo.commits[repo.branches["main"]].files)
+    torch.save({}, tmp_path / "adapter" / "extra.bin")  # a pickle file in the folder: nothing is uploaded
+    result = subprocess.run([sys.executable, script, str(tmp_path / "adapter"), "--repo_id", "user/lora2", "--adapter"],
+                            capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode != 0 and "extra.bin" in result.stderr and "safetensors only" in result.stderr
+    assert ("model", "user/lora2") not in hub.hub.repos
