@@ -7,6 +7,7 @@ import sys
 import pytest
 import torch
 
+from bytevid_hf.modeling import scan as scan_module
 from bytevid_hf.modeling import scan_kernel
 from bytevid_hf.modeling.scan import selective_scan, selective_scan_reference
 
@@ -194,7 +195,7 @@ def test_auto_uses_the_c_kernel_on_cpu(monkeypatch):
     monkeypatch.delenv(scan_kernel.ENV_VAR, raising=False)
     calls = []
     real = scan_kernel.c_selective_scan
-    monkeypatch.setattr(scan_kernel, "c_selective_scan", lambda *a: calls.append(1) or real(*a))
+    monkeypatch.setattr(scan_module, "c_selective_scan", lambda *a: calls.append(1) or real(*a))  # scan.py's name
     inputs = make_inputs(length=20)
     selective_scan(*(t.double() for t in inputs[:5]), initial_state=inputs[5])  # fp64 inputs are cast to fp32
     assert calls == [1]
