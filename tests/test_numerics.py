@@ -192,10 +192,11 @@ def test_low_precision_inference_one_million_bytes():
 
 @pytest.mark.slow
 def test_default_preset_bf16_fp16_finite_on_long_input():
-    """bytes-tiny (the paper's smallest model, 118M parameters) on 65,536 bytes in the three precisions."""
+    """bytes-tiny (= the config defaults, the paper's smallest model, 118M parameters) on 16,384 bytes in the three
+    precisions (~90 s of CPU, 80 of them fp16: CPUs without fp16 arithmetic emulate its matmuls)."""
     torch.manual_seed(0)
     model = BytesVideoForClassification(BytesVideoConfig.from_preset("bytes-tiny", num_labels=5)).eval()
-    check_precisions(model, 65_536)
+    check_precisions(model, 16_384)
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -104,7 +104,8 @@ def _collective(what: str, group, function, /, *args, **kwargs):
     :class:`SequenceParallelError` naming the collective and the likely cause."""
     try:
         return function(*args, group=group, **kwargs)
-    except Exception as exc:  # gloo raises RuntimeError / DistBackendError ("Connection closed by peer", "Timed out")
+    except RuntimeError as exc:  # gloo: RuntimeError / DistBackendError ("Connection closed by peer", "Timed out");
+        # a ValueError/TypeError about this rank's own arguments passes through unchanged
         raise SequenceParallelError(
             f"sequence parallelism: {what} failed on {_group_description(group)}: another rank of the group died, "
             "raised an exception, stopped calling the model, or the group's timeout passed (every rank must run the "
