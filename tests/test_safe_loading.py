@@ -138,3 +138,21 @@ def test_edited_config_json_is_validated_on_load(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps(config))
     with pytest.raises(ValueError, match=r"BytesVideoConfig\.pooling must be one of .*'maxpool'"):
         BytesVideoForClassification.from_pretrained(tmp_path)
+
+
+def test_qa_model_refuses_pickle_too(tmp_path):
+    """BytesVideoGemmaForQA (bytes encoder + a 2-layer Gemma) shares the guard."""
+    from bytevid_hf.configuration_qa import BytesVideoGemmaConfig
+    from bytevid_hf.modeling import BytesVideoGemmaForQA
+
+    text = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
+                head_dim=16, vocab_size=300, max_position_embeddings=512, pad_token_id=0, eos_token_id=1,
+                bos_token_id=2)
+    torch.manual_seed(0)
+    config = BytesVideoGemmaConfig(video_config=BytesVideoConfig.from_preset("bytes-micro"), text_config=text,
+                                   num_video_tokens=4, video_token_id=4)
+    model = BytesVideoGemmaForQA(config)
+    folder = _pickle_checkpoint(tmp_path, model)
+    with pytest.raises(UnsafeCheckpointError, match="pytorch_model.bin"):
+        BytesVideoGemmaForQA.from_pretrained(folder)
+    assert _same_weights(BytesVideoGemmaForQA.from_pretrained(folder, allow_pickle=True), model)
