@@ -156,3 +156,13 @@ def test_qa_model_refuses_pickle_too(tmp_path):
     with pytest.raises(UnsafeCheckpointError, match="pytorch_model.bin"):
         BytesVideoGemmaForQA.from_pretrained(folder)
     assert _same_weights(BytesVideoGemmaForQA.from_pretrained(folder, allow_pickle=True), model)
+
+
+def test_mismatch_in_another_mixer_names_its_fields(tmp_path):
+    """mixer_type="transformer": a checkpoint trained with another MLP width names attention_mlp_ratio."""
+    _micro(mixer_type="transformer").save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    config["attention_mlp_ratio"] += 1
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointShapeError, match=r"mlp\.up_proj\.weight: checkpoint .*attention_mlp_ratio="):
+        BytesVideoForClassification.from_pretrained(tmp_path)
