@@ -1,11 +1,12 @@
-"""One rank of a 2-process sequence-parallel training loop (gloo, CPU) in which rank 1 fails in the middle of its third
-forward pass; run by tests/test_distributed_failures.py as plain processes (no torchrun, whose agent would kill the
-survivors itself: here the model's own error handling must stop them).
+"""One rank of a 2-process sequence-parallel training loop (gloo, CPU) in which one rank (default 1) fails in the
+middle of its third forward pass; run by tests/test_distributed_failures.py as plain processes (no torchrun, whose
+agent would kill the survivors itself: here the model's own error handling must stop them).
 
-    RANK=r WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=p python tests/sp_failure_worker.py MODE TIMEOUT_S
+    RANK=r WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=p python tests/sp_failure_worker.py MODE TIMEOUT_S [FAILING_RANK]
 
 MODE: ``raise`` (an exception), ``exit`` (``os._exit(3)``), ``kill`` (SIGKILL to itself) or ``hang`` (stops
-calling collectives). TIMEOUT_S bounds each collective (``enable_sequence_parallel(timeout=...)``). Prints
+calling collectives). TIMEOUT_S bounds each collective (``enable_sequence_parallel(timeout=...)``). FAILING_RANK
+(default 1) is the rank that fails; rank 0 also hosts the rendezvous store. Prints
 ``FAILING <unix time>`` just before the injected failure and ``FINISHED`` if the loop ends.
 """
 
@@ -23,6 +24,7 @@ from bytevid_hf.parallel import average_sequence_parallel_gradients, enable_sequ
 
 def main():
     mode, timeout = sys.argv[1], float(sys.argv[2])
+    failing_rank = int(sys.argv[3]) if len(sys.argv) > 3 else 1
     torch.set_num_threads(1)
     dist.init_process_group("gloo")  # torch's default timeout (30 min for gloo); the model's own bound applies below
     rank = dist.get_rank()
@@ -31,11 +33,11 @@ def main():
     enable_sequence_parallel(model, timeout=timeout)
     step = {"n": 0}
 
-    def fail(module, args):  # a forward pre-hook on a level-2 mixer: rank 1 fails mid-forward
-        if rank == 1 and step["n"] == 2:
+    def fail(module, args):  # a forward pre-hook on a level-2 mixer: the failing rank fails mid-forward
+        if rank == failing_rank and step["n"] == 2:
             print(f"FAILING {time.time():.3f}", flush=True)
             if mode == "raise":
-                raise RuntimeError("injected failure on rank 1 (test)")
+                raise RuntimeError(f"injected failure on rank {rank} (test)")
             if mode == "exit":
                 os._exit(3)
             if mode == "kill":

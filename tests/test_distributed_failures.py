@@ -31,13 +31,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _launch(mode: str):
+def _launch(mode: str, failing_rank: int = 1):
     env = dict(os.environ, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()), WORLD_SIZE="2",
                OMP_NUM_THREADS="1", BYTEVID_SCAN_THREADS="1", PYTHONUNBUFFERED="1")
     procs = []
     for rank in (0, 1):
         procs.append(subprocess.Popen(
-            [sys.executable, str(WORKER), mode, str(COLLECTIVE_TIMEOUT_S)], env=dict(env, RANK=str(rank)),
+            [sys.executable, str(WORKER), mode, str(COLLECTIVE_TIMEOUT_S), str(failing_rank)],
+            env=dict(env, RANK=str(rank)),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
         ))
     return procs
@@ -90,6 +91,19 @@ def test_a_rank_that_raises_or_dies_stops_every_rank_with_a_clear_error(mode, ra
 
 
 @pytest.mark.slow
+@pytest.mark.slow
+def test_the_store_host_rank_0_dying_stops_rank_1():
+    """Rank 0 also hosts the rendezvous TCPStore: its SIGKILL must not leave rank 1 waiting on the store either."""
+    procs = _launch("kill", failing_rank=0)
+    codes, outputs, ended = _wait(procs, limit_s=300)
+    (out0, _), (out1, err1) = outputs[0], outputs[1]
+    assert codes[0] == -signal.SIGKILL and codes[1] not in (None, 0), (codes, err1[-3000:])
+    failed_at = _failure_time(out0)
+    print(f"[kill rank 0] rank 1 exited {ended[1] - failed_at:.1f} s after rank 0 died (code {codes[1]})")
+    assert ended[1] - failed_at < BOUND_S
+    assert "SequenceParallelError" in err1 and "failed on rank 1 of 2" in err1, err1[-3000:]
+
+
 def test_a_rank_that_hangs_is_bounded_by_the_collective_timeout():
     procs = _launch("hang")
     try:
