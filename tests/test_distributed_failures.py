@@ -97,6 +97,7 @@ def test_the_store_host_rank_0_dying_stops_rank_1():
     procs = _launch("kill", failing_rank=0)
     codes, outputs, ended = _wait(procs, limit_s=300)
     (out0, _), (out1, err1) = outputs[0], outputs[1]
+    assert "FINISHED" not in out1
     assert codes[0] == -signal.SIGKILL and codes[1] not in (None, 0), (codes, err1[-3000:])
     failed_at = _failure_time(out0)
     print(f"[kill rank 0] rank 1 exited {ended[1] - failed_at:.1f} s after rank 0 died (code {codes[1]})")
