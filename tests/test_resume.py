@@ -215,3 +215,23 @@ def test_sequence_parallel_resume_under_torchrun_reproduces_uninterrupted_run(tm
     one, two = load_file(tmp_path / "full" / "model.safetensors"), load_file(tmp_path / "resumed" / "model.safetensors")
     for name in one:
         torch.testing.assert_close(two[name], one[name], rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.slow
+def test_sequence_parallel_callback_statistics_survive_resume(tmp_path):
+    """Log every 3 steps, checkpoint every 2: at checkpoint-2 the state-correction statistics of steps 1–2 are not
+    yet logged. Restored from the checkpoint (ExportableState), the step-3 log averages steps 1–3 as in the
+    uninterrupted run; without restoring, it would average step 3 alone."""
+    full = _train_long(tmp_path / "full", ["--logging_steps", "3"])
+    checkpoint = tmp_path / "full" / "checkpoint-2"
+    saved = json.loads((checkpoint / "trainer_state.json").read_text())["stateful_callbacks"]
+    assert len(saved["SequenceParallelStateCallback"]["attributes"]["pending_correction_stats"]) > 0
+    resume = ["--logging_steps", "3", "--resume_from_checkpoint", str(checkpoint)]
+    restored = _train_long(tmp_path / "restored", resume + ["--restore_callback_states_from_checkpoint", "true"])
+    not_restored = _train_long(tmp_path / "not_restored", resume)
+
+    def at_step_3(history):
+        return next(e["sp_state_correction_rms"] for e in history if e.get("step") == 3 and "sp_state_correction_rms" in e)
+
+    assert at_step_3(restored) == pytest.approx(at_step_3(full), rel=1e-4)
+    assert at_step_3(not_restored) != pytest.approx(at_step_3(full), rel=1e-4)
