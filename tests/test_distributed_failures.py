@@ -91,7 +91,6 @@ def test_a_rank_that_raises_or_dies_stops_every_rank_with_a_clear_error(mode, ra
 
 
 @pytest.mark.slow
-@pytest.mark.slow
 def test_the_store_host_rank_0_dying_stops_rank_1():
     """Rank 0 also hosts the rendezvous TCPStore: its SIGKILL must not leave rank 1 waiting on the store either."""
     procs = _launch("kill", failing_rank=0)
@@ -105,6 +104,7 @@ def test_the_store_host_rank_0_dying_stops_rank_1():
     assert "SequenceParallelError" in err1 and "failed on rank 1 of 2" in err1, err1[-3000:]
 
 
+@pytest.mark.slow
 def test_a_rank_that_hangs_is_bounded_by_the_collective_timeout():
     procs = _launch("hang")
     try:
