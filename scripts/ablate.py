@@ -17,7 +17,7 @@ so a slower backbone does fewer optimizer steps. ``--workers`` variants run at o
 ``--output_dir``: ``results.json``, ``results.md`` (the table), the bar chart (``--figure``), one folder per variant
 (checkpoint, ``result.json``; a variant whose ``result.json`` exists is not rerun).
 
-    python scripts/ablate.py                                   # README run: defaults, ~30–40 min on 2 idle cores
+    python scripts/ablate.py --figure docs/ablation.png        # README run (defaults): 19.5 min on 2 shared cores
     python scripts/ablate.py --cpu_minutes 0.05 --train_videos 16 --test_videos 8 --variants mamba bf_ti  # smoke
 """
 
