@@ -276,7 +276,10 @@ def hub(tmp_path, monkeypatch):
         monkeypatch.setenv("HF_TOKEN", TOKEN)
         monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
         monkeypatch.setenv("HF_HOME", str(tmp_path / "pusher_home"))
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)  # CI runs offline; this "Hub" is local
         import huggingface_hub.constants as constants
+
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
 
         # huggingface_hub reads HF_ENDPOINT once, at import: point this process's copies at the server too
         monkeypatch.setattr(constants, "ENDPOINT", server.url)
