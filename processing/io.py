@@ -53,6 +53,17 @@ def _is_path(obj: Any) -> bool:
     return isinstance(obj, (str, os.PathLike))
 
 
+def decoded_input_name(video: Any, data: np.ndarray, name: str | None = None) -> str:
+    """How decoding code names an input it has read into ``data``: ``name`` when given, a path or named file object by
+    its name, anything else by its length in bytes (``"<bytes of length N>"``)."""
+    if name is not None:
+        return str(name)
+    is_named = isinstance(video, (str, os.PathLike)) or (
+        hasattr(video, "read") and isinstance(getattr(video, "name", None), (str, os.PathLike))
+    )
+    return describe_video(video) if is_named else f"<bytes of length {data.size}>"
+
+
 def describe_video(video: Any, name: str | None = None) -> str:
     """A short, human-readable description of a video input for error messages.
 

@@ -37,7 +37,7 @@ from .ffmpeg_logs import quiet_ffmpeg_logs
 from .deadline import DEFAULT_DECODE_TIMEOUT, Deadline, DeadlineReader, check_timeout
 from .errors import InvalidVideoError
 from .transcode import MAX_FRAME_GAP_SECONDS
-from .io import _check_max_bytes, describe_video, read_video_bytes
+from .io import _check_max_bytes, decoded_input_name, describe_video, read_video_bytes
 
 __all__ = [
     "DEFAULT_JPEG_QUALITY",
@@ -530,12 +530,7 @@ def video_to_jpeg_bytes(
     )
     timeout = check_timeout(timeout, "timeout")
     data = read_video_bytes(video, name=name, max_bytes=max_bytes)
-    if name is None:
-        # Paths and named file objects keep their name; other inputs are described by length.
-        is_named = isinstance(video, (str, os.PathLike)) or (
-            hasattr(video, "read") and isinstance(getattr(video, "name", None), (str, os.PathLike))
-        )
-        name = describe_video(video) if is_named else f"<bytes of length {data.size}>"
+    name = decoded_input_name(video, data, name)
     state = Deadline(timeout, name, action="decoding")  # also records the current stage
     try:
         with quiet_ffmpeg_logs():

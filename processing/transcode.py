@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import io
 import math
-import os
 from fractions import Fraction
 from numbers import Real
 from typing import Any
@@ -27,7 +26,7 @@ from av.video.frame import PictureType
 from .deadline import DEFAULT_DECODE_TIMEOUT, Deadline, DeadlineReader, check_timeout
 from .errors import InvalidVideoError
 from .ffmpeg_logs import QUIET_ENCODER_PARAMS, quiet_ffmpeg_logs
-from .io import describe_video, read_video_bytes
+from .io import decoded_input_name, read_video_bytes
 
 __all__ = [
     "transcode_video",
@@ -364,12 +363,7 @@ def transcode_video(
     )
     timeout = check_timeout(timeout, "timeout")
     data = read_video_bytes(video, name=name, max_bytes=max_bytes)
-    if name is None:
-        # Paths and named file objects keep their name; other inputs are described by length.
-        is_named = isinstance(video, (str, os.PathLike)) or (
-            hasattr(video, "read") and isinstance(getattr(video, "name", None), (str, os.PathLike))
-        )
-        name = describe_video(video) if is_named else f"<bytes of length {data.size}>"
+    name = decoded_input_name(video, data, name)
     fps_frac = Fraction(fps).limit_denominator(1_000_000)
     state = Deadline(timeout, name, action="transcoding")  # also records the current stage
     try:
