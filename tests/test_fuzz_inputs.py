@@ -53,12 +53,7 @@ from bytevid_hf.processing.video_processor import DEFAULT_MAX_INPUT_BYTES
 TIMEOUT = 10.0  # decode deadline per case; run_case flags anything slower than TIMEOUT + 10 s
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -48,12 +48,7 @@ BLOCK_BYTEVID = textwrap.dedent('''
 ''')
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py
 
 
 def tiny_classifier(seed: int = 0) -> BytesVideoForClassification:

@@ -21,12 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 TINY = dict(num_labels=3, attention_window=32, ssm_chunk_size=128, bf_ti_conv_stride=4, num_attention_heads=2)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py
 
 
 def tiny_model(mixer_type, seed=0, **overrides):

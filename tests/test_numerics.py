@@ -23,14 +23,10 @@ import torch.nn.functional as F
 
 from bytevid_hf import BytesVideoConfig, BytesVideoForClassification
 from bytevid_hf.modeling import selective_scan
+from bytevid_hf.testing_utils import make_long_memory_
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -127,15 +123,7 @@ def long_memory_micro(seed=0, **overrides):
     positions, so chunk boundaries and accumulated rounding matter (a fresh init forgets within a few bytes)."""
     torch.manual_seed(seed)
     model = BytesVideoForClassification(BytesVideoConfig.from_preset("bytes-micro", num_labels=5, **overrides)).eval()
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if name.endswith("A_log"):
-                param.uniform_(-5.0, -3.0)
-            elif name.endswith("dt_proj.bias"):
-                param.fill_(-3.0)
-            elif name.endswith("x_proj.weight"):
-                param.normal_(0.0, 0.5)
-    return model
+    return make_long_memory_(model)
 
 
 def random_bytes(length, seed=1):

@@ -91,14 +91,7 @@ def make_model(seed=0, **kwargs) -> BytesVideoGemmaForQA:
     return BytesVideoGemmaForQA(make_config(**kwargs))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def single_thread():
-    """One intra-op thread: on a shared 2-core machine OpenMP's spinning barriers make these many tiny ops up to
-    ~100x slower with 2 threads (torch is imported before OMP_WAIT_POLICY could be set)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py
 
 
 @pytest.fixture(scope="module")

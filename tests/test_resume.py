@@ -17,14 +17,10 @@ from transformers import Trainer, TrainerCallback, TrainingArguments
 from bytevid_hf import BytesVideoConfig, BytesVideoForClassification
 from bytevid_hf.callbacks import SequenceParallelStateCallback
 from bytevid_hf.parallel import SubsequenceDataset, collate_subsequences
+from bytevid_hf.testing_utils import make_long_memory_
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py
 
 
 class Interrupt(Exception):
@@ -57,13 +53,7 @@ def long_memory_model(seed=0):
     sub-sequences changes the loss."""
     torch.manual_seed(seed)
     model = BytesVideoForClassification(BytesVideoConfig.from_preset("bytes-micro", num_labels=2))
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if name.endswith("A_log"):
-                param.uniform_(-5.0, -3.0)
-            elif name.endswith("dt_proj.bias"):
-                param.fill_(-3.0)
-    return model
+    return make_long_memory_(model, bc_std=None)
 
 
 def random_rows(count, length, seed=0):

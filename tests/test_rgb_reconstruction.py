@@ -55,13 +55,7 @@ def _encode(colours, height=32, width=48, fps=10, border=False):
     return buf.getvalue()
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """The test machine's cores are shared: with 2 OpenMP threads the tiny Conv3d backward spin-waits ~100x longer."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py
 
 
 # 20 distinct colours: red rises and green falls by 12 levels per frame, blue varies.

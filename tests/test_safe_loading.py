@@ -15,12 +15,7 @@ from bytevid_hf.modeling import BytesVideoForCausalLM, BytesVideoForRGBReconstru
 from bytevid_hf.modeling.safe_loading import CheckpointShapeError, UnsafeCheckpointError
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py
 
 
 def _micro(cls=BytesVideoForClassification, **overrides):
