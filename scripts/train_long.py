@@ -31,6 +31,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from dataclasses import dataclass, field  # noqa: E402
 
 import torch  # noqa: E402
+import torch.distributed as dist  # noqa: E402
 from transformers import HfArgumentParser, Trainer, TrainingArguments, set_seed  # noqa: E402
 
 from bytevid_hf import BytesVideoConfig, BytesVideoForClassification, BytesVideoProcessor  # noqa: E402
@@ -128,4 +129,10 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    try:
+        main(sys.argv[1:])
+    finally:
+        if dist.is_available() and dist.is_initialized():
+            # shut gloo down while the interpreter is intact: left to interpreter exit, its threads can be destroyed
+            # while still joinable ("terminate called without an active exception", SIGABRT after a finished run)
+            dist.destroy_process_group()
