@@ -37,7 +37,8 @@ from .deadline import DEFAULT_DECODE_TIMEOUT, Deadline, DeadlineReader
 from .errors import InvalidVideoError
 from .ffmpeg_logs import quiet_ffmpeg_logs
 from .io import describe_video, read_video_bytes
-from .transcode import CANONICAL_SETTINGS, _output_size, encode_frames, validate_transcode_settings
+from .frame_size import short_side_size
+from .transcode import CANONICAL_SETTINGS, encode_frames, validate_transcode_settings
 
 __all__ = ["VideoAugmenter", "DEFAULT_OPS", "byte_difference"]
 
@@ -249,7 +250,7 @@ class VideoAugmenter:
         from torchvision.transforms import v2
 
         height, width = frames.shape[1:3]
-        out_w, out_h = _output_size(width, height, self.size)
+        out_w, out_h = short_side_size(width, height, self.size, multiple=2)
         ops = self.ops
         transforms: list = []
         crop = ops["spatial_crop"]

@@ -36,7 +36,7 @@ import numpy as np
 from .ffmpeg_logs import quiet_ffmpeg_logs
 from .deadline import DEFAULT_DECODE_TIMEOUT, Deadline, DeadlineReader, check_timeout
 from .errors import InvalidVideoError
-from .transcode import MAX_FRAME_GAP_SECONDS
+from .frame_rate import MAX_FRAME_GAP_SECONDS
 from .io import _check_max_bytes, decoded_input_name, describe_video, read_video_bytes
 
 __all__ = [

@@ -2,12 +2,13 @@
 
 Byte models see the encoded file, so the same content stored with different codecs, sizes or
 bitrates looks completely different to them. :func:`transcode_video` normalises a video with PyAV:
-decode -> resize (shorter side = ``size``) -> resample to a constant ``fps`` -> encode at
-``bitrate`` into an in-memory ``container``. Codec log output never reaches the terminal (see
-:mod:`.ffmpeg_logs`), every decoding/encoding failure is reported as an
-:class:`~.errors.InvalidVideoError` (a ``ValueError``) that names the input, and a wall-clock
-deadline (``timeout``, checked between packets and frames and on every demuxer read; see
-:mod:`.deadline`) bounds the time spent on one input.
+decode (:mod:`.decode`) -> resize (shorter side = ``size``, :mod:`.frame_size`) -> resample to a
+constant ``fps`` (:mod:`.frame_rate`) -> encode at ``bitrate`` into an in-memory ``container``.
+Codec log output never reaches the terminal (see :mod:`.ffmpeg_logs`), every decoding/encoding
+failure is reported as an :class:`~.errors.InvalidVideoError` (a ``ValueError``) that names the
+input, and one wall-clock deadline (``timeout``, checked between packets, frames and encoded
+frames and on every demuxer read; see :mod:`.deadline`) bounds the time spent on one input.
+:func:`encode_frames` writes RGB frames with the same encoder settings.
 """
 
 from __future__ import annotations
@@ -21,11 +22,14 @@ from typing import Any
 
 import av
 import av.error
+import numpy as np
 from av.video.frame import PictureType
 
-from .deadline import DEFAULT_DECODE_TIMEOUT, Deadline, DeadlineReader, check_timeout
-from .errors import InvalidVideoError
+from .deadline import DEFAULT_DECODE_TIMEOUT, Deadline, check_timeout
+from .decode import invalid_video, open_video
 from .ffmpeg_logs import QUIET_ENCODER_PARAMS, quiet_ffmpeg_logs
+from .frame_rate import ConstantRateResampler, Run, as_fraction, frame_count
+from .frame_size import short_side_size
 from .io import decoded_input_name, read_video_bytes
 
 __all__ = [
@@ -141,27 +145,6 @@ def _encoder_options(encoder: str, user_options: dict[str, str] | None) -> dict[
     return options
 
 
-#: Longest time in seconds one decoded frame may be held (repeated) by the constant-rate resampler. A
-#: corrupted timestamp (e.g. an ``stts`` delta of 2**31) claims a gap of days, which would be filled with
-#: millions of repeated frames; a real video does not go an hour without a frame, so such a gap is
-#: reported as corruption (:class:`~.errors.InvalidVideoError`) instead of encoded until the deadline.
-MAX_FRAME_GAP_SECONDS = 3600.0
-
-# Audio frames kept while waiting for the first video frame (the output is created from it).
-_MAX_AUDIO_BACKLOG = 512
-
-
-def _even(x: float) -> int:
-    """Round to the nearest even integer, at least 2 (yuv420p needs even dimensions)."""
-    return max(2, int(round(x / 2.0)) * 2)
-
-
-def _output_size(width: int, height: int, size: int) -> tuple[int, int]:
-    """Scale ``(width, height)`` so the shorter side is ``size``, keeping aspect ratio, even sides."""
-    scale = size / min(width, height)
-    return _even(width * scale), _even(height * scale)
-
-
 def validate_transcode_settings(
     *,
     codec: str,
@@ -208,90 +191,6 @@ def validate_transcode_settings(
     return codec, container
 
 
-def _frame_seconds(frame: Any) -> float | None:
-    t = frame.time
-    return None if t is None else float(t)
-
-
-class _VideoResampler:
-    """Resize frames and resample them to a constant frame rate by timestamp.
-
-    Every input frame is assigned the output slot ``round((t - t0) * fps)``; a frame is repeated
-    until the next frame's slot (duplication), and a frame whose slot is taken by a later frame is
-    dropped. The first frame also fills the slots before it, so the output always starts at pts 0.
-    Frames are only converted (``reformat``) when they are emitted.
-    """
-
-    def __init__(self, stream: Any, fps: Fraction, width: int, height: int, max_slots: int | None,
-                 deadline: Deadline | None = None):
-        self.stream = stream
-        self.deadline = deadline  # checked per output frame: a corrupted timestamp can ask for millions of repeats
-        self.fps = fps
-        self.width, self.height = width, height
-        self.max_slots = max_slots
-        self.next_slot = 0  # first output slot not yet written
-        self.pending: Any = None  # latest decoded frame, not yet (fully) emitted
-        self.pending_slot = 0
-        self.frames_in = 0
-        self.frames_out = 0
-
-    @property
-    def full(self) -> bool:
-        """True once ``max_slots`` output frames have been written."""
-        return self.max_slots is not None and self.next_slot >= self.max_slots
-
-    def _slot(self, rel_seconds: float) -> int:
-        return math.floor(rel_seconds * self.fps + 0.5)
-
-    def _emit(self, end_slot: int) -> list:
-        """Encode the pending frame for output slots ``[next_slot, end_slot)``; return packets."""
-        if self.max_slots is not None:
-            end_slot = min(end_slot, self.max_slots)
-        if self.pending is None or end_slot <= self.next_slot:
-            return []
-        out = self.pending.reformat(width=self.width, height=self.height, format="yuv420p")
-        out.time_base = self.stream.codec_context.time_base
-        # reformat() copies the source's picture type; a stale I/P/B type would *force* frame
-        # types on the encoder (x264 warns "forced frame type ... was changed"). Let it choose.
-        out.pict_type = PictureType.NONE
-        packets = []
-        for slot in range(self.next_slot, end_slot):
-            if self.deadline is not None:
-                self.deadline.check()
-            out.pts = slot  # the encoder keeps its own reference, so re-stamping is safe
-            packets.extend(self.stream.encode(out))
-            self.frames_out += 1
-        self.next_slot = end_slot
-        return packets
-
-    def push(self, frame: Any, rel_seconds: float) -> list:
-        """Add a decoded frame shown from ``rel_seconds``; return the packets this completes.
-
-        Raises ``ValueError`` when the gap since the previous frame exceeds :data:`MAX_FRAME_GAP_SECONDS`.
-        """
-        slot = self._slot(rel_seconds) if self.frames_in else 0
-        if slot - self.next_slot > MAX_FRAME_GAP_SECONDS * self.fps and (
-            self.max_slots is None or self.next_slot < self.max_slots
-        ):
-            raise ValueError(
-                f"one frame would be shown for {float((slot - self.next_slot) / self.fps):.6g} s (more than "
-                f"{MAX_FRAME_GAP_SECONDS:g} s); the timestamps or the frame rate are corrupted"
-            )
-        self.frames_in += 1
-        packets = self._emit(slot)  # nothing if the new frame takes the pending frame's slot
-        self.pending, self.pending_slot = frame, max(slot, self.next_slot)
-        return packets
-
-    def finish(self, end_seconds: float) -> list:
-        """Show the last frame until ``end_seconds`` (at least once), then flush the encoder."""
-        packets = []
-        if self.pending is not None:
-            packets.extend(self._emit(max(self.pending_slot + 1, self._slot(end_seconds))))
-            self.pending = None
-        packets.extend(self.stream.encode(None))
-        return packets
-
-
 def transcode_video(
     video: Any,
     *,
@@ -310,9 +209,11 @@ def transcode_video(
 ) -> bytes:
     """Decode ``video`` and re-encode it in memory into a canonical format; return the new file's bytes.
 
-    Steps: decode the first video stream; resize every frame so the *shorter* side equals
-    ``size`` (aspect ratio kept, each side rounded to an even number, pixel format yuv420p);
-    resample to a constant ``fps`` by timestamp (frames dropped or duplicated); encode with
+    Steps: decode the first video stream (:mod:`.decode`); resize every frame so the *shorter*
+    side equals ``size`` (aspect ratio kept, each side rounded half up to an even number — the
+    rule of :func:`~.frame_size.short_side_size` with ``multiple=2``, so an odd ``size`` gives
+    ``size + 1`` — pixel format yuv420p); resample to a constant ``fps`` by timestamp
+    (:class:`~.frame_rate.ConstantRateResampler`: frames dropped or duplicated); encode with
     ``codec`` at ``bitrate`` bit/s into ``container``. With ``keep_audio=True`` the first audio
     stream (if any) is re-encoded as AAC (mp4/mov/mkv) or Opus (webm); otherwise the output has no
     audio. Codec logs (x264/x265 banners and statistics) are suppressed while this runs.
@@ -364,202 +265,121 @@ def transcode_video(
     timeout = check_timeout(timeout, "timeout")
     data = read_video_bytes(video, name=name, max_bytes=max_bytes)
     name = decoded_input_name(video, data, name)
-    fps_frac = Fraction(fps).limit_denominator(1_000_000)
-    state = Deadline(timeout, name, action="transcoding")  # also records the current stage
-    try:
-        with quiet_ffmpeg_logs():
-            return _transcode(
-                DeadlineReader(data, state),  # zero-copy, read-only view; reads honour the deadline
-                state=state,
-                desc=name,
-                encoder=SUPPORTED_CODECS[codec],
-                muxer=SUPPORTED_CONTAINERS[container],
-                container=container,
-                size=size,
-                bitrate=bitrate,
-                fps=fps_frac,
-                keep_audio=keep_audio,
-                max_seconds=None if max_seconds is None else float(max_seconds),
-                audio_bitrate=audio_bitrate,
-                encoder_options=encoder_options,
-            )
-    except av.error.FFmpegError as e:
-        reason = _reason(e, state.stage)
-        raise InvalidVideoError(f"Could not transcode video {name}: {reason}", input_name=name, reason=reason) from e
-    except (MemoryError, OverflowError) as e:  # absurd declared sizes that libav or PyAV could not allocate
-        reason = f"{type(e).__name__} while {state.stage} ({e}); the file declares impossible sizes"
-        raise InvalidVideoError(f"Could not transcode video {name}: {reason}", input_name=name, reason=reason) from e
-
-
-def _reason(e: BaseException, stage: str) -> str:
-    """A short reason for a PyAV error: FFmpeg's message (without PyAV's '<none>' filename) and the stage."""
-    message = getattr(e, "strerror", None) or str(e) or type(e).__name__
-    hint = ""
-    if stage in ("opening the input", "transcoding") and isinstance(
-        e, (av.error.InvalidDataError, av.error.EOFError)
-    ):
-        hint = "; the data is not a video, or it is truncated or corrupted (e.g. a missing 'moov' box)"
-    return f"{message} while {stage} ({type(e).__name__}){hint}"
-
-
-def _invalid(desc: str, reason: str) -> InvalidVideoError:
-    return InvalidVideoError(f"Could not transcode video {desc}: {reason}", input_name=desc, reason=reason)
-
-
-def _transcode(
-    buf: io.RawIOBase,
-    *,
-    state: Deadline,
-    desc: str,
-    encoder: str,
-    muxer: str,
-    container: str,
-    size: int,
-    bitrate: int,
-    fps: Fraction,
-    keep_audio: bool,
-    max_seconds: float | None,
-    audio_bitrate: int,
-    encoder_options: dict[str, str] | None,
-) -> bytes:
-    # metadata_errors="replace": corrupted metadata strings must not fail the transcode (UnicodeDecodeError).
-    with av.open(buf, "r", metadata_errors="replace") as inp:
-        state.stage = "transcoding"
-        state.check()
-        if not inp.streams.video:
-            kinds = sorted({s.type for s in inp.streams}) or ["none"]
-            raise _invalid(desc, f"it has no video stream (streams: {kinds})")
-        in_video = inp.streams.video[0]
-        in_audio = inp.streams.audio[0] if keep_audio and inp.streams.audio else None
-
-        t0 = float(in_video.start_time * in_video.time_base) if in_video.start_time is not None else 0.0
-        rate = in_video.average_rate or in_video.guessed_rate or fps
-        in_frame_duration = 1.0 / float(rate)
-
-        out_buf = io.BytesIO()
-        out = None  # created lazily once the first frame tells the real frame size
-        vres: _VideoResampler | None = None
-        out_audio = None
-        audio_backlog: list = []  # audio frames decoded before the output exists
-        video_done = False
-        audio_done = in_audio is None
-        last_rel = 0.0
-        max_slots = None if max_seconds is None else max(1, int(round(max_seconds * fps)))
-
-        def open_output(first_frame: Any) -> None:
-            nonlocal out, vres, out_audio
-            state.stage = "setting up the encoder"
-            width, height = _output_size(first_frame.width, first_frame.height, size)
-            # bitexact: no random Matroska UIDs and no muxer version tag -> reproducible bytes.
-            out = av.open(out_buf, "w", format=muxer, options={"fflags": "+bitexact"})
-            vstream = out.add_stream(encoder, rate=fps, options=_encoder_options(encoder, encoder_options))
-            vstream.width, vstream.height = width, height
-            vstream.pix_fmt = "yuv420p"
-            vstream.bit_rate = bitrate
-            vstream.codec_context.time_base = Fraction(1) / fps
-            vstream.codec_context.thread_count = 1  # deterministic output, see _ENCODER_DEFAULTS
-            vres = _VideoResampler(vstream, fps, width, height, max_slots, deadline=state)
-            if in_audio is not None:
-                sample_rate = in_audio.codec_context.sample_rate or 48000
-                audio_encoder = _AUDIO_ENCODERS[container]
-                if audio_encoder == "libopus" or sample_rate not in _AAC_RATES:
-                    sample_rate = 48000
-                channels = in_audio.codec_context.channels or 2
-                out_audio = out.add_stream(audio_encoder, rate=sample_rate)
-                out_audio.layout = "mono" if channels == 1 else "stereo"
-                out_audio.bit_rate = audio_bitrate
-            state.stage = "transcoding"
-
-        def encode_audio(frame: Any) -> None:
-            nonlocal audio_done
-            t = _frame_seconds(frame)
-            if t is None:
-                return
-            rel = t - t0
-            if max_seconds is not None and rel >= max_seconds:
-                audio_done = True
-                return
-            if rel < 0:
-                return
-            frame.pts = int(round(rel * frame.sample_rate))
-            frame.time_base = Fraction(1, frame.sample_rate)
-            for packet in out_audio.encode(frame):
-                out.mux(packet)
-
-        streams = [in_video] + ([in_audio] if in_audio is not None else [])
+    deadline = Deadline(timeout, name, action="transcoding")  # also records the current stage
+    max_seconds = None if max_seconds is None else float(max_seconds)
+    resampler = ConstantRateResampler(fps, None if max_seconds is None else frame_count(max_seconds, fps))
+    buf = io.BytesIO()
+    with open_video(data, operation="transcode", desc=name, deadline=deadline, audio=keep_audio,
+                    max_seconds=max_seconds) as decoder:
+        output: _OutputFile | None = None
         try:
-            for packet in inp.demux(streams):
-                state.check()
-                if packet.stream is in_video:
-                    if video_done:
-                        continue
-                    for frame in packet.decode():
-                        state.check()
-                        t = _frame_seconds(frame)
-                        if t is not None:
-                            rel = t - t0
-                        else:  # no timestamps: assume the stream's nominal frame rate
-                            rel = (vres.frames_in if vres else 0) * in_frame_duration
-                        if max_seconds is not None and rel >= max_seconds and vres is not None:
-                            video_done = True
-                            break
-                        if out is None:
-                            open_output(frame)
-                            for aframe in audio_backlog:
-                                encode_audio(aframe)
-                            audio_backlog.clear()
-                        try:
-                            packets = vres.push(frame, rel)
-                        except ValueError as e:  # corrupted timestamps (not an FFmpegError)
-                            if isinstance(e, av.error.FFmpegError):
-                                raise
-                            raise _invalid(desc, str(e)) from None
-                        for out_packet in packets:
-                            out.mux(out_packet)
-                        last_rel = rel
-                        if vres.full:
-                            video_done = True
-                            break
-                elif not audio_done:
-                    for frame in packet.decode():
-                        state.check()
-                        if out is None:
-                            if len(audio_backlog) < _MAX_AUDIO_BACKLOG:
-                                audio_backlog.append(frame)
-                        else:
-                            encode_audio(frame)
-                if video_done and audio_done:
-                    break
-
-            if vres is None or vres.frames_in == 0:
-                raise _invalid(desc, "no video frames could be decoded")
-            state.stage = "finalising the output"
-            state.check()
-            if (last_rel + in_frame_duration) * vres.fps - vres.next_slot > MAX_FRAME_GAP_SECONDS * vres.fps and (
-                vres.max_slots is None
-            ):
-                raise _invalid(
-                    desc,
-                    f"the last frame would be shown for {in_frame_duration:.6g} s (more than {MAX_FRAME_GAP_SECONDS:g} "
-                    "s); the timestamps or the frame rate are corrupted",
-                )
-            for out_packet in vres.finish(last_rel + in_frame_duration):
-                out.mux(out_packet)
-            if out_audio is not None:
-                for out_packet in out_audio.encode(None):
-                    out.mux(out_packet)
-            out.close()
-            out = None
+            last_seconds = 0.0
+            for frame, seconds, is_video in decoder:
+                if output is None:  # the first item is the first video frame: it tells the output size
+                    deadline.stage = "setting up the encoder"
+                    audio = decoder.audio_stream.codec_context if decoder.audio_stream is not None else None
+                    output = _OutputFile(
+                        buf, codec=codec, container=container, fps=fps, bitrate=bitrate,
+                        size=short_side_size(frame.width, frame.height, size, multiple=2),
+                        encoder_options=encoder_options,
+                        audio_rate=None if audio is None else audio.sample_rate or 48000,
+                        audio_channels=None if audio is None else audio.channels or 2,
+                        audio_bitrate=audio_bitrate,
+                    )
+                deadline.stage = "encoding"
+                if not is_video:
+                    if seconds is not None and seconds >= 0:  # audio before the first video frame is cut
+                        output.write_audio(frame, seconds)
+                elif not resampler.full:
+                    output.write_run(resampler.push(frame, seconds), deadline)
+                    last_seconds = seconds
+            deadline.stage = "finalising the output"
+            output.write_run(resampler.finish(last_seconds + decoder.frame_duration), deadline)
+            output.close()
         finally:
-            if out is not None:
-                try:
-                    out.close()
-                except av.error.FFmpegError:
-                    pass
-    result = out_buf.getvalue()
+            if output is not None:
+                output.abort()
+    result = buf.getvalue()
     if not result:
-        raise _invalid(desc, "the encoder produced no output")
+        raise invalid_video("transcode", name, "the encoder produced no output")
     return result
+
+
+class _OutputFile:
+    """An in-memory output file: one video stream (yuv420p, ``size`` = (width, height)) and, with ``audio_rate``,
+    one audio stream, encoded deterministically (single-threaded encoders, bitexact muxer).
+
+    Audio is AAC (mp4/mov/mkv) or Opus (webm); a sample rate AAC does not support (or any, for Opus) becomes 48 kHz.
+    """
+
+    def __init__(self, buf: io.BytesIO, *, codec: str, container: str, fps: Real, bitrate: int, size: tuple[int, int],
+                 encoder_options: dict[str, str] | None, audio_rate: int | None = None,
+                 audio_channels: int | None = None, audio_bitrate: int = 64_000) -> None:
+        fps = as_fraction(fps)
+        encoder = SUPPORTED_CODECS[codec]
+        # bitexact: no random Matroska UIDs and no muxer version tag -> reproducible bytes.
+        self.container = av.open(buf, "w", format=SUPPORTED_CONTAINERS[container], options={"fflags": "+bitexact"})
+        self.video = self.container.add_stream(encoder, rate=fps, options=_encoder_options(encoder, encoder_options))
+        self.width, self.height = size
+        self.video.width, self.video.height = size
+        self.video.pix_fmt = "yuv420p"
+        self.video.bit_rate = bitrate
+        self.video.codec_context.time_base = Fraction(1) / fps
+        self.video.codec_context.thread_count = 1  # deterministic output, see _ENCODER_DEFAULTS
+        self.audio = None
+        if audio_rate is not None:
+            audio_encoder = _AUDIO_ENCODERS[container]
+            if audio_encoder == "libopus" or audio_rate not in _AAC_RATES:
+                audio_rate = 48000
+            self.audio = self.container.add_stream(audio_encoder, rate=audio_rate)
+            self.audio.layout = "mono" if audio_channels == 1 else "stereo"
+            self.audio.bit_rate = audio_bitrate
+
+    def write_run(self, run: Run | None, deadline: Deadline | None = None) -> None:
+        """Encode the video frame of ``run`` (any size and pixel format) once per slot of the run."""
+        if run is None:
+            return
+        out = run.item.reformat(width=self.width, height=self.height, format="yuv420p")
+        out.time_base = self.video.codec_context.time_base
+        # reformat() copies the source's picture type; a stale I/P/B type would *force* frame
+        # types on the encoder (x264 warns "forced frame type ... was changed"). Let it choose.
+        out.pict_type = PictureType.NONE
+        for slot in run.slots:
+            if deadline is not None:  # a corrupted timestamp can ask for many repeats
+                deadline.check()
+            out.pts = slot  # the encoder keeps its own reference, so re-stamping is safe
+            for packet in self.video.encode(out):
+                self.container.mux(packet)
+
+    def write_audio(self, frame: Any, seconds: float) -> None:
+        """Encode an ``av.AudioFrame`` shown from ``seconds`` (any sample format, rate and layout)."""
+        frame.pts = int(round(seconds * frame.sample_rate))
+        frame.time_base = Fraction(1, frame.sample_rate)
+        for packet in self.audio.encode(frame):
+            self.container.mux(packet)
+
+    def close(self) -> None:
+        """Flush the encoders and finish the file."""
+        for stream in (self.video, self.audio):
+            if stream is not None:
+                for packet in stream.encode(None):
+                    self.container.mux(packet)
+        self.container.close()
+        self._release()
+
+    def abort(self) -> None:
+        """Close the file after a failure (errors ignored); nothing once :meth:`close` succeeded."""
+        if self.container is not None:
+            try:
+                self.container.close()
+            except av.error.FFmpegError:
+                pass
+        self._release()
+
+    def _release(self) -> None:
+        # Freeing an encoder prints its statistics (x264): drop the last references now, while the caller still
+        # holds FFmpeg's logs quiet, rather than whenever this object is garbage-collected.
+        self.container = self.video = self.audio = None
 
 
 def encode_frames(
@@ -586,8 +406,6 @@ def encode_frames(
     Returns:
         The encoded file as ``bytes`` (reproducible: single-threaded encoder, bitexact muxer).
     """
-    import numpy as np
-
     codec, container = validate_transcode_settings(
         codec=codec, container=container, size=2, bitrate=bitrate, fps=fps, keep_audio=audio is not None
     )
@@ -597,48 +415,28 @@ def encode_frames(
     height, width = frames.shape[1:3]
     if height % 2 or width % 2:
         raise ValueError(f"frame height and width must be even for yuv420p, got {height}x{width}")
-    fps_frac = Fraction(fps).limit_denominator(1_000_000)
-    encoder = SUPPORTED_CODECS[codec]
+    if audio is not None:
+        rate, samples = audio
+        samples = np.ascontiguousarray(np.asarray(samples, dtype=np.float32))
+        if samples.ndim != 2 or samples.shape[0] not in (1, 2):
+            raise ValueError(f"audio samples must be (channels, S) with 1 or 2 channels, got {samples.shape}")
+        rate = int(rate)
     buf = io.BytesIO()
     with quiet_ffmpeg_logs():
-        with av.open(buf, "w", format=SUPPORTED_CONTAINERS[container], options={"fflags": "+bitexact"}) as out:
-            stream = out.add_stream(encoder, rate=fps_frac, options=_encoder_options(encoder, encoder_options))
-            stream.width, stream.height = width, height
-            stream.pix_fmt = "yuv420p"
-            stream.bit_rate = bitrate
-            stream.codec_context.time_base = Fraction(1) / fps_frac
-            stream.codec_context.thread_count = 1
-            audio_stream = None
+        output = _OutputFile(buf, codec=codec, container=container, fps=fps, bitrate=bitrate, size=(width, height),
+                             encoder_options=encoder_options, audio_rate=None if audio is None else rate,
+                             audio_channels=None if audio is None else samples.shape[0], audio_bitrate=audio_bitrate)
+        try:
+            for index, rgb in enumerate(frames):  # (H, W, 3) uint8
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+                output.write_run(Run(frame, range(index, index + 1)))
             if audio is not None:
-                rate, samples = audio
-                samples = np.ascontiguousarray(np.asarray(samples, dtype=np.float32))
-                if samples.ndim != 2 or samples.shape[0] not in (1, 2):
-                    raise ValueError(f"audio samples must be (channels, S) with 1 or 2 channels, got {samples.shape}")
-                audio_encoder = _AUDIO_ENCODERS[container]
-                out_rate = 48000 if audio_encoder == "libopus" or rate not in _AAC_RATES else int(rate)
-                audio_stream = out.add_stream(audio_encoder, rate=out_rate)
-                audio_stream.layout = "mono" if samples.shape[0] == 1 else "stereo"
-                audio_stream.bit_rate = audio_bitrate
-            for index, rgb in enumerate(frames):
-                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24").reformat(
-                    format="yuv420p")
-                frame.pts = index
-                frame.time_base = stream.codec_context.time_base
-                for packet in stream.encode(frame):
-                    out.mux(packet)
-            for packet in stream.encode(None):
-                out.mux(packet)
-            if audio_stream is not None:
                 layout = "mono" if samples.shape[0] == 1 else "stereo"
-                step = 1024
-                for start in range(0, samples.shape[1], step):
-                    piece = samples[:, start : start + step]
-                    frame = av.AudioFrame.from_ndarray(piece, format="fltp", layout=layout)
-                    frame.sample_rate = int(rate)
-                    frame.pts = start
-                    frame.time_base = Fraction(1, int(rate))
-                    for packet in audio_stream.encode(frame):
-                        out.mux(packet)
-                for packet in audio_stream.encode(None):
-                    out.mux(packet)
+                for start in range(0, samples.shape[1], 1024):
+                    frame = av.AudioFrame.from_ndarray(samples[:, start : start + 1024], format="fltp", layout=layout)
+                    frame.sample_rate = rate
+                    output.write_audio(frame, start / rate)
+            output.close()
+        finally:
+            output.abort()
     return buf.getvalue()

@@ -28,7 +28,7 @@ from bytevid_hf.processing import (
     read_video_bytes,
     transcode_video,
 )
-from bytevid_hf.processing.transcode import _output_size
+from bytevid_hf.processing.frame_size import short_side_size
 
 
 # --------------------------------------------------------------------------- helpers
@@ -289,11 +289,21 @@ def test_canonical_settings():
 
 
 def test_output_size_keeps_aspect_and_even_sides():
-    assert _output_size(640, 272, 384) == (904, 384)
-    assert _output_size(272, 640, 384) == (384, 904)
-    assert _output_size(1280, 720, 384) == (682, 384)
-    w, h = _output_size(177, 145, 101)
+    # transcode_video's size rule is now the package's one short-side rule (frame_size.short_side_size) with
+    # multiple=2; the expected values are the aspect-kept sizes rounded to the nearest even number by hand.
+    assert short_side_size(640, 272, 384, multiple=2) == (904, 384)  # 903.5 -> 904
+    assert short_side_size(272, 640, 384, multiple=2) == (384, 904)
+    assert short_side_size(1280, 720, 384, multiple=2) == (682, 384)  # 682.7 -> 682
+    w, h = short_side_size(177, 145, 101, multiple=2)
     assert w % 2 == 0 and h % 2 == 0
+    # Changed with the one rule: an odd size rounds half *up* (101 -> 102; it was round-half-even, 101 -> 100).
+    assert h == 102 and w == 124  # 177 * 101 / 145 = 123.3 -> 124
+    # multiple=1 (JPEG and RGB targets): the shorter side is exactly size, the longer side rounded half up.
+    assert short_side_size(31, 10, 8) == (25, 8)  # 24.8 -> 25
+    assert short_side_size(10, 5, 3) == (6, 3) and short_side_size(5, 10, 3) == (3, 6)  # exactly 6
+    assert short_side_size(3, 2, 1) == (2, 1)  # 1.5 -> 2: half up
+    with pytest.raises(ValueError, match="size"):
+        short_side_size(10, 10, 0)
 
 
 def test_transcode_bikes_canonical(bikes_mp4, bikes_canonical):
