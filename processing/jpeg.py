@@ -25,18 +25,15 @@ import io
 import math
 import os
 import sys
-from fractions import Fraction
 from numbers import Real
 from typing import Any
 
-import av
-import av.error
 import numpy as np
 
-from .ffmpeg_logs import quiet_ffmpeg_logs
-from .deadline import DEFAULT_DECODE_TIMEOUT, Deadline, DeadlineReader, check_timeout
-from .errors import InvalidVideoError
-from .frame_rate import MAX_FRAME_GAP_SECONDS
+from .deadline import DEFAULT_DECODE_TIMEOUT, Deadline, check_timeout
+from .decode import open_video
+from .frame_rate import ConstantRateResampler, TimestampError, frame_count
+from .frame_size import short_side_size
 from .io import _check_max_bytes, decoded_input_name, describe_video, read_video_bytes
 
 __all__ = [
@@ -277,17 +274,11 @@ def _describe_image(image: Any, name: str | None) -> str:
     return describe_video(image, name)
 
 
-def _target_size(width: int, height: int, size: int) -> tuple[int, int]:
-    """``(width, height)`` scaled so that the shorter side is ``size`` (aspect ratio kept)."""
-    scale = size / min(width, height)
-    return max(1, math.floor(width * scale + 0.5)), max(1, math.floor(height * scale + 0.5))
-
-
 def _resize(arr: np.ndarray, size: int) -> np.ndarray:
     from PIL import Image
 
     height, width = arr.shape[:2]
-    new_width, new_height = _target_size(width, height, size)
+    new_width, new_height = short_side_size(width, height, size)  # the package's one rule, multiple=1
     if (new_width, new_height) == (width, height):
         return arr
     resized = Image.fromarray(arr).resize((new_width, new_height), Image.Resampling.BICUBIC)
@@ -427,54 +418,9 @@ def frames_to_jpeg_bytes(
 # --------------------------------------------------------------------------- videos
 
 
-def _reason(e: BaseException, stage: str) -> str:
-    message = getattr(e, "strerror", None) or str(e) or type(e).__name__
-    hint = ""
-    if isinstance(e, (av.error.InvalidDataError, av.error.EOFError)):
-        hint = "; the data is not a video, or it is truncated or corrupted (e.g. a missing 'moov' box)"
-    return f"{message} while {stage} ({type(e).__name__}){hint}"
-
-
 #: Most output frames a constant-rate resample may produce (a day at 100 fps); corrupted timestamps
 #: can otherwise claim a clip lasts years and ask for billions of repeated frames.
 MAX_RESAMPLED_FRAMES = 8_640_000
-
-
-def _constant_rate_slots(times: list[float], fps: float, end_seconds: float, max_slots: int | None) -> list[int]:
-    """For each output frame at a constant ``fps``: the index of the decoded frame shown then.
-
-    Same rule as :func:`~bytevid_hf.processing.transcode_video`'s resampler: frame ``i`` takes slot
-    ``round(times[i] * fps)`` (the first frame slot 0) and is repeated until the next frame's slot;
-    a frame whose slot is taken by a later frame is dropped; the last frame lasts until
-    ``end_seconds`` (at least one slot).
-    """
-    out: list[int] = []
-    slots = [0] + [math.floor(t * fps + 0.5) for t in times[1:]]
-    total = max(max(slots) + 1, math.floor(end_seconds * fps + 0.5))
-    if max_slots is not None:
-        total = min(total, max_slots)
-    # How long each frame is held (the last one until end_seconds), within max_slots.
-    ends = [min(end, total) for end in slots[1:] + [total]]
-    held = [end - slot for slot, end in zip(slots, ends)]
-    if max(held) > MAX_FRAME_GAP_SECONDS * fps:
-        raise ValueError(
-            f"one frame would be shown for {max(held) / fps:.6g} s (more than {MAX_FRAME_GAP_SECONDS:g} s); "
-            "the timestamps or the frame rate are corrupted"
-        )
-    if total > MAX_RESAMPLED_FRAMES:
-        raise ValueError(
-            f"the frame timestamps span {end_seconds:.6g} s, i.e. {total} frames at {fps:g} fps, more than "
-            f"{MAX_RESAMPLED_FRAMES}; the timestamps are corrupted (or set jpeg_max_seconds / max_seconds)"
-        )
-    for i, slot in enumerate(slots):
-        if i + 1 < len(slots):
-            end = slots[i + 1]
-        else:
-            end = max(max(slot, len(out)) + 1, math.floor(end_seconds * fps + 0.5))
-        if max_slots is not None:
-            end = min(end, max_slots)
-        out.extend([i] * max(0, end - len(out)))
-    return out
 
 
 def video_to_jpeg_bytes(
@@ -491,10 +437,10 @@ def video_to_jpeg_bytes(
 ) -> bytes:
     """Decode an encoded video with PyAV and return its frames as concatenated JPEGs.
 
-    Steps: decode the first video stream (frames in presentation order, converted to RGB); keep
-    the frames shown in the first ``max_seconds`` seconds; optionally resample to a constant
-    ``fps`` by timestamp (the same rule as :func:`~bytevid_hf.processing.transcode_video`: frames
-    dropped or repeated); optionally keep ``num_frames`` frames, the centre frame of each of
+    Steps: decode the first video stream (:mod:`.decode`: frames in presentation order,
+    converted to RGB); keep the frames shown in the first ``max_seconds`` seconds; optionally
+    resample to a constant ``fps`` by timestamp (:class:`~.frame_rate.ConstantRateResampler`, the
+    rule :func:`~bytevid_hf.processing.transcode_video` uses: frames dropped or repeated); optionally keep ``num_frames`` frames, the centre frame of each of
     ``num_frames`` equal segments (frames repeat in shorter videos); encode each kept frame with
     :func:`encode_jpeg` (``quality``, ``size``) and concatenate.
 
@@ -531,70 +477,32 @@ def video_to_jpeg_bytes(
     timeout = check_timeout(timeout, "timeout")
     data = read_video_bytes(video, name=name, max_bytes=max_bytes)
     name = decoded_input_name(video, data, name)
-    state = Deadline(timeout, name, action="decoding")  # also records the current stage
-    try:
-        with quiet_ffmpeg_logs():
-            times, jpegs, frame_duration = _decode_to_jpegs(
-                DeadlineReader(data, state), state=state, desc=name, settings=settings
-            )
-    except av.error.FFmpegError as e:
-        reason = _reason(e, state.stage)
-        raise InvalidVideoError(f"Could not decode video {name}: {reason}", input_name=name, reason=reason) from e
-    except (MemoryError, OverflowError) as e:  # absurd declared sizes that libav or PyAV could not allocate
-        reason = f"{type(e).__name__} while {state.stage} ({e}); the file declares impossible sizes"
-        raise InvalidVideoError(f"Could not decode video {name}: {reason}", input_name=name, reason=reason) from e
-
-    order = list(range(len(jpegs)))
-    if settings["fps"] is not None:
-        fps_value = Fraction(settings["fps"]).limit_denominator(1_000_000)
-        max_slots = None
-        if settings["max_seconds"] is not None:
-            max_slots = max(1, math.floor(settings["max_seconds"] * fps_value + Fraction(1, 2)))
-        try:
-            order = _constant_rate_slots(times, float(fps_value), times[-1] + frame_duration, max_slots)
-        except ValueError as e:
-            raise InvalidVideoError(f"Could not decode video {name}: {e}", input_name=name, reason=str(e)) from None
+    deadline = Deadline(timeout, name, action="decoding")  # also records the current stage
+    times: list = []  # presentation time of each decoded frame (s, from the first frame)
+    jpegs: list[bytes] = []  # each decoded frame encoded once
+    with open_video(data, operation="decode", desc=name, deadline=deadline,
+                    max_seconds=settings["max_seconds"]) as decoder:
+        for frame, seconds, _ in decoder:
+            times.append(seconds)
+            jpegs.append(_encode_rgb(frame.to_ndarray(format="rgb24"), settings["quality"], settings["size"]))
+        order = list(range(len(jpegs)))  # which decoded frame each output frame shows
+        if settings["fps"] is not None:
+            order = _constant_rate_order(times, settings["fps"], times[-1] + decoder.frame_duration,
+                                         settings["max_seconds"])
     order = [order[i] for i in _sample_indices(len(order), settings["num_frames"])]
     return b"".join(jpegs[i] for i in order)
 
 
-def _decode_to_jpegs(
-    buf: io.RawIOBase, *, state: Deadline, desc: str, settings: dict[str, Any]
-) -> tuple[list[float], list[bytes], float]:
-    """Decode the first video stream; return frame times (s, from the first frame), JPEGs and a frame duration."""
-    max_seconds = settings["max_seconds"]
-    times: list[float] = []
-    jpegs: list[bytes] = []
-    # metadata_errors="replace": corrupted metadata strings must not fail decoding (UnicodeDecodeError).
-    with av.open(buf, "r", metadata_errors="replace") as inp:
-        state.stage = "decoding"
-        state.check()
-        if not inp.streams.video:
-            kinds = sorted({s.type for s in inp.streams}) or ["none"]
-            reason = f"it has no video stream (streams: {kinds})"
-            raise InvalidVideoError(f"Could not decode video {desc}: {reason}", input_name=desc, reason=reason)
-        stream = inp.streams.video[0]
-        rate = stream.average_rate or stream.guessed_rate
-        frame_duration = 1.0 / float(rate) if rate else 1.0 / 25
-        t0 = None
-        for frame in inp.decode(stream):
-            state.check()
-            t = frame.time
-            if t is None:  # no timestamps: assume the stream's nominal frame rate
-                rel = len(times) * frame_duration
-            else:
-                t0 = float(t) if t0 is None else t0
-                rel = float(t) - t0
-            if max_seconds is not None and rel >= max_seconds and times:
-                break
-            times.append(rel)
-            jpegs.append(
-                _encode_rgb(frame.to_ndarray(format="rgb24"), settings["quality"], settings["size"])
-            )
-    if not jpegs:
-        reason = "no video frames could be decoded"
-        raise InvalidVideoError(f"Could not decode video {desc}: {reason}", input_name=desc, reason=reason)
-    return times, jpegs, frame_duration
+def _constant_rate_order(times: list, fps: Real, end: Real, max_seconds: Real | None) -> list[int]:
+    """Indices of the decoded frames shown at a constant ``fps`` (:class:`~.frame_rate.ConstantRateResampler`)."""
+    resampler = ConstantRateResampler(fps, None if max_seconds is None else frame_count(max_seconds, fps))
+    runs = [resampler.push(index, seconds) for index, seconds in enumerate(times)] + [resampler.finish(end)]
+    if resampler.next_slot > MAX_RESAMPLED_FRAMES:
+        raise TimestampError(
+            f"the frame timestamps span {float(end):.6g} s, i.e. {resampler.next_slot} frames at {float(fps):g} fps, "
+            f"more than {MAX_RESAMPLED_FRAMES}; the timestamps are corrupted (or set jpeg_max_seconds / max_seconds)"
+        )
+    return [run.item for run in runs if run is not None for _ in run.slots]
 
 
 # --------------------------------------------------------------------------- splitting
