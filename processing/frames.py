@@ -13,15 +13,13 @@ from dataclasses import dataclass, field
 from numbers import Real
 from typing import Any
 
-import av
-import av.error
 import numpy as np
 import torch
 
-from .deadline import DEFAULT_DECODE_TIMEOUT, Deadline, DeadlineReader, check_timeout
-from .errors import InvalidVideoError
-from .ffmpeg_logs import quiet_ffmpeg_logs
-from .io import describe_video, read_video_bytes
+from .deadline import DEFAULT_DECODE_TIMEOUT, Deadline, check_timeout
+from .decode import open_video
+from .frame_size import short_side_size
+from .io import decoded_input_name, read_video_bytes
 
 __all__ = ["sample_frames", "frame_indices", "RGBReconstructionCollator"]
 
@@ -42,13 +40,6 @@ def frame_indices(num_decoded: int, num_frames: int) -> list[int]:
     return np.rint(np.linspace(0, num_decoded - 1, num_frames)).astype(int).tolist()
 
 
-def _scaled_size(width: int, height: int, size: int) -> tuple[int, int]:
-    """(width, height) with the shorter side ``size`` and the aspect ratio kept (longer side >= size)."""
-    if width <= height:
-        return size, max(size, round(height * size / width))
-    return max(size, round(width * size / height)), size
-
-
 def sample_frames(
     video: Any,
     num_frames: int = 10,
@@ -60,8 +51,9 @@ def sample_frames(
     """Decode ``video`` and return ``num_frames`` evenly spaced RGB frames as a ``(T, 3, size, size)`` float tensor
     in [0, 1].
 
-    Steps: decode the first video stream (up to ``max_seconds`` seconds from its first frame, if given); resize each
-    frame so its *shorter* side is ``size`` (aspect ratio kept; converted to RGB at the source size, then scaled with
+    Steps: decode the first video stream (:mod:`.decode`; up to ``max_seconds`` seconds from its first frame, if
+    given); resize each frame so its *shorter* side is ``size`` (aspect ratio kept, the longer side rounded half up:
+    :func:`~.frame_size.short_side_size`; converted to RGB at the source size, then scaled with
     FFmpeg's area-averaging scaler) and take the centred ``size`` × ``size`` crop (a shorter-side resize and centre
     crop, not a plain resize: nothing is stretched, the longer side loses its ends); keep the frames
     :func:`frame_indices` picks — first and last included, evenly spaced in decoding (presentation) order; a clip
@@ -76,12 +68,14 @@ def sample_frames(
         num_frames: T, number of frames returned.
         size: height and width of the returned frames.
         max_seconds: only sample from the first ``max_seconds`` seconds (``None`` = the whole clip).
-        name: label for the input in error messages (default: the path, or a description of the object).
+        name: label for the input in error messages (default: the path, or ``"<bytes of length N>"``).
         timeout: wall-clock deadline in seconds for decoding (default 600 s; ``None`` = none).
 
     Raises:
-        ValueError: bad settings, or the input cannot be decoded (not a video, truncated or corrupted, no video
-            stream, no decodable frame); the message names the input, the PyAV error is chained as ``__cause__``.
+        InvalidVideoError: the input cannot be decoded (not a video, truncated or corrupted, no video stream, no
+            decodable frame); the message names the input, the PyAV error is chained as ``__cause__``.
+        VideoDecodeTimeoutError: decoding ran past ``timeout`` seconds.
+        ValueError: bad settings.
         plus the exceptions of :func:`~bytevid_hf.processing.read_video_bytes` for unreadable inputs.
     """
     _check_positive_int("num_frames", num_frames)
@@ -91,56 +85,27 @@ def sample_frames(
     ):
         raise ValueError(f"max_seconds must be a positive number or None, got {max_seconds!r}")
     timeout = check_timeout(timeout, "timeout")
-    desc = describe_video(video, name)
     data = read_video_bytes(video, name=name)
+    desc = decoded_input_name(video, data, name)
     deadline = Deadline(timeout, desc, action="decoding")
-    try:
-        with quiet_ffmpeg_logs():
-            frames = _decode_resized(data, desc, int(size), None if max_seconds is None else float(max_seconds),
-                                     deadline)
-    except av.error.FFmpegError as e:
-        reason = getattr(e, "strerror", None) or str(e) or type(e).__name__
-        reason = f"decoding failed ({reason}); the data is not a video, or it is truncated or corrupted"
-        raise InvalidVideoError(f"Could not sample frames from video {desc}: {reason}", input_name=desc,
-                                reason=reason) from e
+    with open_video(data, operation="sample frames from", desc=desc, deadline=deadline,
+                    max_seconds=max_seconds) as decoder:
+        frames = [_resized_crop(frame, int(size)) for frame, _, _ in decoder]  # each (size, size, 3) uint8
     picked = np.stack([frames[i] for i in frame_indices(len(frames), int(num_frames))])  # (T, S, S, 3) uint8
     return torch.from_numpy(picked).permute(0, 3, 1, 2).float().div_(255.0)
 
 
-def _decode_resized(data: np.ndarray, desc: str, size: int, max_seconds: float | None,
-                    deadline: Deadline | None = None) -> list[np.ndarray]:
-    """Every frame (up to ``max_seconds``) as a centred ``size``² crop of the shorter-side-resized RGB frame."""
-    frames: list[np.ndarray] = []
-    deadline = deadline if deadline is not None else Deadline(None, desc)
-    with av.open(DeadlineReader(data, deadline), "r", metadata_errors="replace") as container:
-        deadline.stage = "decoding"
-        if not container.streams.video:
-            kinds = sorted({s.type for s in container.streams}) or ["none"]
-            reason = f"it has no video stream (streams: {kinds})"
-            raise InvalidVideoError(f"Could not sample frames from video {desc}: {reason}", input_name=desc,
-                                    reason=reason)
-        stream = container.streams.video[0]
-        rate = float(stream.average_rate or stream.guessed_rate or 25)
-        t0 = None
-        for frame in container.decode(stream):
-            deadline.check()
-            t = float(frame.time) if frame.time is not None else len(frames) / rate
-            t0 = t if t0 is None else t0
-            if max_seconds is not None and t - t0 >= max_seconds:
-                break
-            width, height = _scaled_size(frame.width, frame.height, size)
-            # YUV -> RGB at the source size first, then scale in RGB: scaling the YUV planes directly lets FFmpeg's
-            # subsampled chroma bleed across edges (colour fringes up to ~2 output pixels wide).
-            rgb = frame.reformat(format="rgb24", threads=1)
-            if (width, height) != (frame.width, frame.height):
-                rgb = rgb.reformat(width=width, height=height, interpolation="AREA", threads=1)
-            array = rgb.to_ndarray()  # (h, w, 3)
-            top, left = (height - size) // 2, (width - size) // 2
-            frames.append(np.ascontiguousarray(array[top : top + size, left : left + size]))
-    if not frames:
-        raise InvalidVideoError(f"Could not sample frames from video {desc}: no video frames could be decoded",
-                                input_name=desc, reason="no video frames could be decoded")
-    return frames
+def _resized_crop(frame: Any, size: int) -> np.ndarray:
+    """The centred ``size``² crop of ``frame`` resized so that its shorter side is ``size``: (size, size, 3) uint8."""
+    width, height = short_side_size(frame.width, frame.height, size)  # the package's one rule, multiple=1
+    # YUV -> RGB at the source size first, then scale in RGB: scaling the YUV planes directly lets FFmpeg's
+    # subsampled chroma bleed across edges (colour fringes up to ~2 output pixels wide).
+    rgb = frame.reformat(format="rgb24", threads=1)
+    if (width, height) != (frame.width, frame.height):
+        rgb = rgb.reformat(width=width, height=height, interpolation="AREA", threads=1)
+    array = rgb.to_ndarray()  # (height, width, 3)
+    top, left = (height - size) // 2, (width - size) // 2
+    return np.ascontiguousarray(array[top : top + size, left : left + size])
 
 
 @dataclass
