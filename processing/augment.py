@@ -7,9 +7,12 @@ of their bytes by Levenshtein distance, see :func:`byte_difference`).
 
 :class:`VideoAugmenter` ``(video, seed) -> bytes``:
 
-1. decode the first video stream (and the first audio stream with ``keep_audio=True``), up to ``max_seconds``;
-2. **temporal crop**: keep a random window of the clip (a fraction of its duration), resampled to a constant ``fps``;
-3. **spatial crop**: a random resized crop to the output size (shorter side ``size``, the source's aspect ratio);
+1. decode the first video stream (and the first audio stream with ``keep_audio=True``), up to ``max_seconds``
+   (:mod:`.decode`: the package's one decode path, error mapping and deadline);
+2. **temporal crop**: keep a random window of the clip (a fraction of its duration), resampled to a constant ``fps``
+   (:class:`~.frame_rate.ConstantRateResampler`, the same rule as transcoding);
+3. **spatial crop**: a random resized crop to the output size (shorter side ``size``, the source's aspect ratio, even
+   sides: :func:`~.frame_size.short_side_size`);
 4. photometric ops, the same random parameters for every frame of the clip (torchvision.transforms.v2 on a
    ``tv_tensors.Video``): colour jitter (saturation, hue), contrast, brightness, colour inversion, posterisation,
    solarisation, sharpness, cutout (random erasing);
@@ -29,15 +32,14 @@ from numbers import Real
 from typing import Any
 
 import av
-import av.error
 import numpy as np
 import torch
 
-from .deadline import DEFAULT_DECODE_TIMEOUT, Deadline, DeadlineReader
-from .errors import InvalidVideoError
-from .ffmpeg_logs import quiet_ffmpeg_logs
-from .io import describe_video, read_video_bytes
+from .deadline import DEFAULT_DECODE_TIMEOUT, Deadline
+from .decode import VideoDecoder, open_video
+from .frame_rate import ConstantRateResampler, frame_count
 from .frame_size import short_side_size
+from .io import decoded_input_name, read_video_bytes
 from .transcode import CANONICAL_SETTINGS, encode_frames, validate_transcode_settings
 
 __all__ = ["VideoAugmenter", "DEFAULT_OPS", "byte_difference"]
@@ -146,93 +148,58 @@ class VideoAugmenter:
     def __call__(self, video: Any, seed: int, name: str | None = None) -> bytes:
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
             raise TypeError(f"seed must be an int, got {type(seed).__name__} {seed!r}")
-        desc = describe_video(video, name)
         data = read_video_bytes(video, name=name)
+        desc = decoded_input_name(video, data, name)
         rng = np.random.Generator(np.random.PCG64(int(seed) & (2**63 - 1)))
         # Decoding is bounded by the default deadline (not a saved setting, so the augmenter's JSON is unchanged).
         deadline = Deadline(DEFAULT_DECODE_TIMEOUT, desc, action="decoding")
-        try:
-            with quiet_ffmpeg_logs():
-                frames, times, audio = self._decode(data, desc, deadline)
-        except av.error.FFmpegError as e:
-            reason = f"decoding failed ({e})"
-            raise InvalidVideoError(f"Could not augment video {desc}: {reason}", input_name=desc, reason=reason) from e
-        frames, window = self._temporal_crop(frames, times, rng)
-        frames = self._spatial_and_photometric(frames, rng)  # (T, H, W, 3) uint8
-        if audio is not None:
-            rate, samples = audio
-            start, end = (int(round(t * rate)) for t in window)
-            audio = (rate, samples[:, start:end]) if end > start else None
-        try:
+        with open_video(data, operation="augment", desc=desc, deadline=deadline, audio=self.keep_audio,
+                        max_seconds=self.max_seconds) as decoder:
+            frames, times, audio = self._decode(decoder)
+            frames, window = self._temporal_crop(frames, times, decoder.frame_duration, rng)
+            frames = self._spatial_and_photometric(frames, rng)  # (T, H, W, 3) uint8
+            if audio is not None:
+                rate, samples = audio
+                start, end = (int(round(t * rate)) for t in window)
+                audio = (rate, samples[:, start:end]) if end > start else None
+            deadline.stage = "encoding"
             return encode_frames(frames, fps=self.fps, codec=self.codec, container=self.container,
                                  bitrate=self.bitrate, encoder_options=self.encoder_options, audio=audio)
-        except av.error.FFmpegError as e:
-            raise ValueError(f"Could not augment video {desc}: encoding failed ({e})") from e
 
     # ------------------------------------------------------------------------------------------------------------------
-    def _decode(self, data: np.ndarray, desc: str, deadline: Deadline | None = None):
-        """RGB frames (list of (H, W, 3) uint8), their times in seconds from the first frame, optional audio
-        ``(rate, float32 (C, S))`` starting at the first video frame."""
-        frames, times, audio_chunks, audio_rate = [], [], [], None
-        limit = None if self.max_seconds is None else float(self.max_seconds)
-        deadline = deadline if deadline is not None else Deadline(None, desc)
-        with av.open(DeadlineReader(data, deadline), "r", metadata_errors="replace") as inp:
-            deadline.stage = "decoding"
-            if not inp.streams.video:
-                raise InvalidVideoError(f"Could not augment video {desc}: it has no video stream", input_name=desc,
-                                        reason="it has no video stream")
-            vstream = inp.streams.video[0]
-            astream = inp.streams.audio[0] if self.keep_audio and inp.streams.audio else None
-            rate = float(vstream.average_rate or vstream.guessed_rate or self.fps)
-            t0 = None
-            resampler = None
-            streams = [vstream] + ([astream] if astream is not None else [])
-            video_done = False
-            for packet in inp.demux(streams):
-                deadline.check()
-                if packet.stream is vstream:
-                    if video_done:
-                        continue
-                    for frame in packet.decode():
-                        deadline.check()
-                        t = float(frame.time) if frame.time is not None else len(frames) / rate
-                        t0 = t if t0 is None else t0
-                        if limit is not None and t - t0 >= limit:
-                            video_done = True
-                            break
-                        frames.append(frame.to_ndarray(format="rgb24"))
-                        times.append(t - t0)
-                elif astream is not None:
-                    for frame in packet.decode():
-                        if resampler is None:
-                            channels = 1 if astream.codec_context.channels == 1 else 2
-                            audio_rate = frame.sample_rate
-                            resampler = av.AudioResampler(format="fltp", layout="mono" if channels == 1 else "stereo",
-                                                          rate=audio_rate)
-                        start = float(frame.time) if frame.time is not None else None
-                        for out in resampler.resample(frame):
-                            audio_chunks.append((start, out.to_ndarray()))
-                            start = None
-                if video_done and astream is None:
-                    break
-        if not frames:
-            raise InvalidVideoError(f"Could not augment video {desc}: no video frames could be decoded", input_name=desc,
-                                    reason="no video frames could be decoded")
+    def _decode(self, decoder: VideoDecoder):
+        """RGB frames (list of (H, W, 3) uint8), their times (exact seconds from the first frame) and the optional
+        audio ``(rate, float32 (C, S))`` starting at the first video frame."""
+        frames, times, audio_chunks, resampler = [], [], [], None
+        for frame, seconds, is_video in decoder:
+            if is_video:
+                frames.append(frame.to_ndarray(format="rgb24"))
+                times.append(seconds)
+                continue
+            if resampler is None:
+                layout = "mono" if decoder.audio_stream.codec_context.channels == 1 else "stereo"
+                resampler = av.AudioResampler(format="fltp", layout=layout, rate=frame.sample_rate)
+            for out in resampler.resample(frame):
+                audio_chunks.append((seconds, out.to_ndarray()))  # (C, S) float32
+                seconds = None  # later pieces of one frame follow on
         audio = None
         if audio_chunks:
-            first = next((s for s, _ in audio_chunks if s is not None), t0 or 0.0)
+            rate = resampler.rate
+            first = next((float(s) for s, _ in audio_chunks if s is not None), 0.0)
             samples = np.concatenate([c for _, c in audio_chunks], axis=1).astype(np.float32)
-            offset = int(round((t0 - first) * audio_rate)) if t0 is not None else 0  # align audio to the video start
+            offset = int(round(-first * rate))  # align the audio to the first video frame
             samples = samples[:, offset:] if offset >= 0 else np.pad(samples, ((0, 0), (-offset, 0)))
-            duration = (times[-1] + 1.0 / rate) if limit is None else min(limit, times[-1] + 1.0 / rate)
-            audio = (audio_rate, samples[:, : int(round(duration * audio_rate))])
-        return frames, np.asarray(times), audio
+            duration = float(times[-1] + decoder.frame_duration)
+            if self.max_seconds is not None:
+                duration = min(float(self.max_seconds), duration)
+            audio = (rate, samples[:, : int(round(duration * rate))])
+        return frames, times, audio
 
-    def _temporal_crop(self, frames: list, times: np.ndarray, rng: np.random.Generator):
-        """Frames of a random window, resampled to ``fps`` by timestamp (the last frame shown at each output time);
-        returns them and the window ``(start, end)`` in seconds."""
-        frame_step = float(np.median(np.diff(times))) if len(times) > 1 else 1.0 / float(self.fps)
-        duration = float(times[-1]) + frame_step
+    def _temporal_crop(self, frames: list, times: list, frame_duration: Fraction, rng: np.random.Generator):
+        """Frames of a random window, resampled to ``fps`` (:class:`~.frame_rate.ConstantRateResampler`, the rule of
+        :func:`~.transcode.transcode_video`, on times from the window's start); returns them as a (T, H, W, 3) array
+        and the window ``(start, end)`` in seconds."""
+        duration = float(times[-1] + frame_duration)
         params = self.ops["temporal_crop"]
         keep = 1.0
         if params is not None and rng.random() < params["p"]:
@@ -240,10 +207,16 @@ class VideoAugmenter:
             keep = rng.uniform(low, high)
         length = max(duration * keep, 1.0 / float(self.fps))
         start = rng.uniform(0.0, max(0.0, duration - length)) if keep < 1.0 else 0.0
-        count = max(1, int(round(length * float(self.fps))))
-        slots = start + np.arange(count) / float(self.fps)
-        index = np.clip(np.searchsorted(times, slots + 1e-6, side="right") - 1, 0, len(frames) - 1)
-        return np.stack([frames[i] for i in index]), (start, start + count / float(self.fps))
+        count = frame_count(length, self.fps)
+        resampler = ConstantRateResampler(self.fps, max_frames=count)
+        runs = []
+        for index, seconds in enumerate(times):
+            if resampler.full:
+                break
+            runs.append(resampler.push(index, float(seconds) - start))
+        runs.append(resampler.finish(duration - start))
+        index = [run.item for run in runs if run is not None for _ in run.slots]
+        return np.stack([frames[i] for i in index]), (start, start + len(index) / float(self.fps))
 
     def _spatial_and_photometric(self, frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         from torchvision import tv_tensors
