@@ -221,10 +221,21 @@ def _array_ndim(obj: Any) -> int | None:
     return obj.ndim if isinstance(obj, np.ndarray) or _is_tensor(obj) else None
 
 
-def _video_jpeg_bytes(video: Any, settings: dict[str, Any]) -> bytes:
-    """JPEG mode: one video (encoded file or decoded frames) as concatenated JPEGs."""
+def _is_image(obj: Any) -> bool:
+    """A single decoded image (a PIL image or a 2-D/3-D array/tensor), as opposed to a video or an encoded file."""
     from PIL import Image
 
+    return isinstance(obj, Image.Image) or _array_ndim(obj) in (2, 3)
+
+
+def _is_frame_list(videos: Any) -> bool:
+    """A non-empty list/tuple of images only: in JPEG mode, *one* video given as its frames (transformers' video
+    processors read a list of frames as one video, and a list of such lists as a batch)."""
+    return isinstance(videos, (list, tuple)) and len(videos) > 0 and all(_is_image(v) for v in videos)
+
+
+def _video_jpeg_bytes(video: Any, settings: dict[str, Any]) -> bytes:
+    """JPEG mode: one video (encoded file or decoded frames) as concatenated JPEGs."""
     if isinstance(video, (list, tuple)) or _array_ndim(video) == 4:
         timed = " and ".join(key for key in ("jpeg_fps", "jpeg_max_seconds") if settings[key] is not None)
         if timed:
@@ -238,7 +249,7 @@ def _video_jpeg_bytes(video: Any, settings: dict[str, Any]) -> bytes:
             size=settings["jpeg_size"],
             num_frames=settings["jpeg_num_frames"],
         )
-    if _array_ndim(video) in (2, 3) or isinstance(video, Image.Image):
+    if _is_image(video):
         shape = f" of shape {tuple(video.shape)}" if hasattr(video, "shape") else ""
         raise ValueError(
             f"Got a single image{shape} as a video; pass images with images=..., or a video as an "
@@ -281,7 +292,9 @@ class BytesVideoProcessor(BaseVideoProcessor):
     its frames become concatenated JPEGs
     (:func:`~bytevid_hf.processing.jpeg.video_to_jpeg_bytes`; ``jpeg_num_frames``, ``jpeg_fps``,
     ``jpeg_max_seconds``). A video may also be given as decoded frames: a 4-D ``uint8``
-    array ``(T, H, W, 3)`` / tensor ``(T, 3, H, W)`` or a list of images. Padding, truncation and
+    array ``(T, H, W, 3)`` / tensor ``(T, 3, H, W)`` or a list of images; as in transformers' video
+    processors, ``videos=[frame, frame, ...]`` is *one* video and ``videos=[[frame, ...], [frame,
+    ...]]`` a batch of two. Padding, truncation and
     the outputs are as in the default mode. ``images=`` in the default mode raises ``ValueError``.
     The standard ``num_frames`` kwarg stays ignored (the pipeline always passes one): use
     ``jpeg_num_frames``.
@@ -400,7 +413,8 @@ class BytesVideoProcessor(BaseVideoProcessor):
         Args:
             videos: one video or a list/tuple of videos, each anything :func:`read_video_bytes`
                 accepts; with ``input_format="jpeg"`` a video may also be decoded frames (a 4-D
-                ``uint8`` array/tensor or a list of images).
+                ``uint8`` array/tensor or a list of images), and a list whose items are all images
+                (PIL images, 2-D/3-D arrays/tensors) is one video, not a batch.
             images: only with ``input_format="jpeg"`` (instead of ``videos``): one image or a
                 list/tuple (or a 4-D ``uint8`` array/tensor) of images, each anything
                 :func:`~bytevid_hf.processing.jpeg.encode_jpeg` accepts.
@@ -468,7 +482,10 @@ class BytesVideoProcessor(BaseVideoProcessor):
             is_batch = isinstance(images, (list, tuple)) or _array_ndim(images) == 4
         elif videos is not None:
             inputs, kind = videos, "videos"
-            is_batch = isinstance(videos, (list, tuple))
+            # A list of frames is one video in JPEG mode; a list of frame lists (or of encoded videos) is a batch.
+            is_batch = isinstance(videos, (list, tuple)) and not (
+                settings["input_format"] == "jpeg" and _is_frame_list(videos)
+            )
         else:
             raise ValueError(
                 "No inputs: pass videos (or, with input_format='jpeg', images), e.g. processor(['a.mp4'])"

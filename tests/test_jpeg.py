@@ -327,6 +327,31 @@ def test_processor_jpeg_videos(solid_mp4, solid_frames):
         proc([solid_mp4, solid_frames[0]])
 
 
+def test_processor_jpeg_reads_a_list_of_frames_as_one_video(solid_mp4, solid_frames):
+    """As transformers' video processors do: a list of frames is one video, a list of frame lists is a batch."""
+    proc = BytesVideoProcessor(input_format="jpeg", jpeg_size=16)
+    as_pil = [Image.fromarray(f) for f in solid_frames]
+    as_tensors = [torch.from_numpy(f).permute(2, 0, 1) for f in solid_frames]  # (3, H, W) each
+    for frames in (list(solid_frames), as_pil, tuple(as_tensors)):
+        out = proc(videos=frames, return_tensors="np")
+        assert out["input_ids"].shape[0] == 1  # one video, not a batch of one-frame videos
+        stream = bytes(out["input_ids"][0, : out["attention_mask"][0].sum()])
+        assert split_jpeg_stream(stream) == [encode_jpeg(f, size=16) for f in solid_frames]
+        decoded = mjpeg_frames(stream)  # FFmpeg reads all six frames back, in order
+        assert len(decoded) == len(COLOURS)
+        assert all(np.abs(mean_colour(f) - c).max() < 10 for f, c in zip(decoded, COLOURS))
+    out = proc(videos=[as_pil, list(solid_frames[:3])], return_tensors="np")  # two videos
+    assert out["input_ids"].shape[0] == 2
+    lengths = out["attention_mask"].sum(1)
+    assert [len(split_jpeg_stream(bytes(out["input_ids"][i, : lengths[i]]))) for i in range(2)] == [6, 3]
+    assert bytes(out["input_ids"][1, : lengths[1]]) == b"".join(encode_jpeg(f, size=16) for f in solid_frames[:3])
+    # a mix of frames and encoded videos stays a batch, whose image item is reported
+    with pytest.raises(ValueError, match=r"videos\[1\].*single image"):
+        proc(videos=[solid_mp4, solid_frames[0]])
+    # the default mode is unchanged: a list is a batch of encoded videos
+    assert BytesVideoProcessor()([b"ab", b"c"], return_tensors="np")["input_ids"].shape == (2, 2)
+
+
 def test_processor_default_mode_rejects_images_clearly():
     proc = BytesVideoProcessor()
     with pytest.raises(ValueError, match=r"input_format='jpeg'") as excinfo:
