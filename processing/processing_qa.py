@@ -27,6 +27,8 @@ import numpy as np
 from transformers.feature_extraction_utils import BatchFeature
 from transformers.processing_utils import ProcessorMixin
 
+from .video_processor import BytesVideoProcessor
+
 __all__ = [
     "BytesVideoQAProcessor",
     "CHOICE_LETTERS",
@@ -179,13 +181,17 @@ class BytesVideoQAProcessor(ProcessorMixin):
         return processor
 
     @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path, **kwargs) -> BytesVideoQAProcessor:
-        """Load a saved processor (its ``video_processor`` is read through ``AutoVideoProcessor``, which learns the
-        QA model type here)."""
-        from ..auto_qa import register_qa_auto_classes
+    def _get_arguments_from_pretrained(cls, pretrained_model_name_or_path, processor_dict=None, **kwargs) -> list:
+        """The sub-processors of a saved processor (``from_pretrained`` calls this): the ``video_processor`` with
+        :meth:`BytesVideoProcessor.from_pretrained` — not through ``AutoVideoProcessor``, so loading needs no
+        Auto-class registration (and works from a remote-code checkpoint) — and the ``tokenizer`` with
+        ``AutoTokenizer``, in the order of ``__init__``."""
+        from transformers import AutoTokenizer
 
-        register_qa_auto_classes()
-        return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+        subfolder = kwargs.pop("subfolder", "")
+        loaders = {"video_processor": BytesVideoProcessor.from_pretrained, "tokenizer": AutoTokenizer.from_pretrained}
+        return [loaders[name](pretrained_model_name_or_path, subfolder=subfolder, **kwargs)
+                for name in cls.get_attributes()]
 
     @property
     def model_input_names(self) -> list[str]:

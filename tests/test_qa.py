@@ -300,6 +300,25 @@ def test_processor_expands_placeholders_and_masks_labels(tmp_path, processor, to
     assert all(torch.equal(again[k], batch[k]) for k in batch)
 
 
+def test_saved_processor_loads_its_video_processor_without_the_auto_classes(tmp_path, monkeypatch):
+    """processing/ imports nothing outside processing/: a saved BytesVideoQAProcessor loads its video_processor with
+    BytesVideoProcessor.from_pretrained, not through AutoVideoProcessor (whose QA mapping is bytevid_hf.auto_qa's)."""
+    from transformers import AutoVideoProcessor
+
+    processor = BytesVideoQAProcessor(BytesVideoProcessor(max_length=VIDEO_BYTES, transcode=True, size=64),
+                                      make_tokenizer(), num_video_tokens=4)
+    processor.save_pretrained(tmp_path)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the video processor was loaded through AutoVideoProcessor")
+
+    monkeypatch.setattr(AutoVideoProcessor, "from_pretrained", refuse)
+    loaded = BytesVideoQAProcessor.from_pretrained(tmp_path)
+    assert type(loaded.video_processor) is BytesVideoProcessor
+    assert loaded.video_processor.to_dict() == processor.video_processor.to_dict()
+    assert loaded.tokenizer.get_vocab() == processor.tokenizer.get_vocab() and loaded.num_video_tokens == 4
+
+
 def test_add_video_token_grows_the_tokenizer():
     tokenizer = make_tokenizer()
     assert add_video_token(tokenizer, "<video>") == 4 and len(tokenizer) == 300  # already there
