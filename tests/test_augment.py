@@ -9,6 +9,7 @@ import torch
 
 from bytevid_hf.processing import transcode_video
 from bytevid_hf.processing.augment import DEFAULT_OPS, VideoAugmenter, byte_difference
+from bytevid_hf.processing.errors import InvalidVideoError
 from bytevid_hf.processing.transcode import encode_frames
 
 SMALL = dict(size=96, max_seconds=1.0)
@@ -61,6 +62,27 @@ def test_all_ops_off_reproduces_the_canonical_frames(bikes_mp4):
     assert np.abs(ours - reference).mean() < 6  # two lossy encodes of the same pictures
 
 
+def _grey_levels_mp4(count: int, fps: int) -> bytes:
+    """``count`` solid frames at ``fps``, frame i at grey level 8 * i (+ 8), nearly lossless H.264."""
+    return encode_frames(np.repeat(np.arange(8, 8 * count + 8, 8, dtype=np.uint8), 32 * 48 * 3).reshape(count, 32, 48, 3),
+                         fps=fps, bitrate=5_000_000, encoder_options={"qp": "0"})
+
+
+def test_temporal_resampling_is_transcodings(tmp_path):
+    """The augmenter resamples time with the package's one constant-rate resampler: with every op off, a 30 fps
+    clip at 25 fps shows the same source frames as transcode_video's output (its old last-frame-before-the-slot
+    rule picked the earlier of two frames where transcoding picks the nearer)."""
+    source = _grey_levels_mp4(30, fps=30)
+    off = VideoAugmenter(**{name: False for name in DEFAULT_OPS}, size=32, fps=25, bitrate=5_000_000)
+
+    def shown(data: bytes) -> list[int]:  # which source frame each output frame shows, by its grey level
+        return [int(round(f.mean() / 8)) - 1 for f in _decode(data).astype(np.float32)]
+
+    reference = shown(transcode_video(source, size=32, fps=25, bitrate=5_000_000))
+    assert shown(off(source, seed=0)) == reference
+    assert len(reference) == 25 and reference != [int(k * 30 / 25) for k in range(25)]  # not the floor rule
+
+
 def test_ops_are_consistent_across_frames_and_switchable(bikes_mp4):
     """Cutout alone, always applied: the same rectangle is black in every frame; inversion alone inverts."""
     only = {name: False for name in DEFAULT_OPS}
@@ -92,7 +114,8 @@ def test_codecs_containers_and_audio(bunny_mp4):
 
 def test_bad_inputs_and_settings_fail_clearly(tmp_path):
     augmenter = VideoAugmenter(**SMALL)
-    with pytest.raises(ValueError, match="not_a_video.mp4"):
+    # the package's one decode error (it was a plain ValueError from the augmenter's own decode loop)
+    with pytest.raises(InvalidVideoError, match=r"^Could not augment video .*not_a_video.mp4.*not a video"):
         path = tmp_path / "not_a_video.mp4"
         path.write_bytes(b"hello, this is text" * 50)
         augmenter(path, seed=0)

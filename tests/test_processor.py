@@ -325,6 +325,9 @@ def test_transcode_is_deterministic_and_accepts_bytes(bikes_mp4, bikes_1s):
     again = transcode_video(raw(bikes_mp4), max_seconds=1)
     assert again == bikes_1s
     assert probe(bikes_1s)["n_frames"] == 25
+    # max_seconds * fps = 12.5 frames rounds half up, as frame counts do everywhere in processing/ (frame_rate.py);
+    # transcode_video rounded it half to even (12) before the one resampler.
+    assert probe(transcode_video(bikes_1s, max_seconds=0.5, size=32))["n_frames"] == 13
 
 
 def test_transcode_resamples_frame_rate(carphone_mp4):

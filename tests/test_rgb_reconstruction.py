@@ -181,6 +181,9 @@ def test_sample_frames_returns_the_encoded_colours_at_the_expected_times(colour_
 def test_sample_frames_errors_name_the_input(tmp_path):
     with pytest.raises(ValueError, match=r"<bytes of length 11>.*not a video"):
         sample_frames(b"not a video", num_frames=2, size=8)
+    # every unnamed in-memory input is named by its length, as in transcode_video (it was "<numpy array of shape ...>")
+    with pytest.raises(ValueError, match=r"^Could not sample frames from video <bytes of length 11>: .*not a video"):
+        sample_frames(np.frombuffer(b"not a video", np.uint8), num_frames=2, size=8)
     path = tmp_path / "broken.mp4"
     path.write_bytes(b"\x00" * 100)
     with pytest.raises(ValueError, match="broken.mp4"):
