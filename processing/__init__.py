@@ -11,6 +11,10 @@ Public API:
 * :func:`encode_jpeg` / :func:`video_to_jpeg_bytes` — JPEG-bytes inputs (``BytesVideoProcessor(input_format="jpeg")``).
 * :func:`sample_frames` / :class:`RGBReconstructionCollator` — RGB targets for reconstruction pre-training.
 * :class:`VideoInputError` and its subclasses (:mod:`.errors`) — what a bad input raises.
+
+Everything that decodes frames (transcoding, augmentation, JPEG mode, RGB targets) goes through one
+path: :mod:`.decode` (open, demux, decode; one error mapping, one deadline), :mod:`.frame_rate`
+(one constant-frame-rate resampler) and :mod:`.frame_size` (one short-side size rule).
 """
 
 from .augment import VideoAugmenter, byte_difference

@@ -1,8 +1,9 @@
 """Wall-clock deadlines for PyAV demux/decode/encode loops.
 
-A corrupted or hostile file must not keep a worker busy forever. Every PyAV loop in this package
-(transcoding, JPEG frame extraction) holds a :class:`Deadline` and calls :meth:`Deadline.check`
-between packets and frames; the demuxer reads its input through a :class:`DeadlineReader`, whose
+A corrupted or hostile file must not keep a worker busy forever. Every decode in this package goes
+through :func:`~.decode.open_video`, which holds the operation's one :class:`Deadline` and calls
+:meth:`Deadline.check` between packets and frames (transcoding also between the frames it encodes);
+the demuxer reads its input through a :class:`DeadlineReader`, whose
 ``read`` checks the same deadline, so a demuxer that keeps reading (e.g. scanning a file with
 absurd declared box sizes) is interrupted too — PyAV re-raises the exception from the read
 callback once the libav call returns.
