@@ -5,8 +5,8 @@
 ``pipeline("video-classification")`` work on saved bytevid checkpoints.
 """
 
-from .configuration_bytevid import PRESET_LEARNING_RATES, PRESETS, BytesVideoConfig
-from .configuration_qa import BytesVideoGemmaConfig
+from .modeling import PRESET_LEARNING_RATES, PRESETS, BytesVideoConfig
+from .modeling import BytesVideoGemmaConfig
 from .modeling import (
     BytesVideoCausalLMOutput,
     BytesVideoClassifierOutput,
@@ -38,7 +38,7 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name):  # training helpers load transformers' Trainer machinery only when asked for
-    if name in ("SequenceParallelStateCallback", "TimeBudgetCallback"):
+    if name in ("SequenceParallelCallback", "TimeBudgetCallback"):
         from . import callbacks
 
         return getattr(callbacks, name)
@@ -63,7 +63,7 @@ __all__ = [
     "CANONICAL_SETTINGS",
     "PRESETS",
     "PRESET_LEARNING_RATES",
-    "SequenceParallelStateCallback",
+    "SequenceParallelCallback",
     "TimeBudgetCallback",
     "VideoAugmenter",
     "read_video_bytes",

@@ -22,7 +22,7 @@ from transformers import (
 )
 from transformers.models.auto import modeling_auto
 
-from .configuration_bytevid import BytesVideoConfig
+from .modeling.configuration_bytevid import BytesVideoConfig
 from .modeling import BytesVideoForCausalLM, BytesVideoForClassification, BytesVideoModel
 
 

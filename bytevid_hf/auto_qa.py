@@ -15,7 +15,7 @@ def register_qa_auto_classes() -> None:
     """Register the QA config, model and processors with the Auto classes (idempotent)."""
     from transformers import AutoConfig, AutoModel, AutoModelForMultimodalLM, AutoProcessor, AutoVideoProcessor
 
-    from .configuration_qa import BytesVideoGemmaConfig
+    from .modeling.configuration_qa import BytesVideoGemmaConfig
     from .modeling.modeling_qa import BytesVideoGemmaForQA
     from .processing.video_processor import BytesVideoProcessor
     from .processing.processing_qa import BytesVideoQAProcessor

@@ -59,50 +59,40 @@ class CPUTimeBudgetCallback(TrainerCallback):
         return control
 
 
-__all__ = ["TimeBudgetCallback", "CPUTimeBudgetCallback"]
 
 
-class SequenceParallelStateCallback(TrainerCallback, ExportableState):
-    """Long-video training with ``Trainer``: state carry between the sub-sequences of a video, optional sequence
-    parallelism, and logging of the state correction.
+class SequenceParallelCallback(TrainerCallback, ExportableState):
+    """Sequence parallelism under ``Trainer``: makes the model sequence-parallel when training starts, and logs what
+    the ranks exchange.
 
-    Use with :class:`bytevid_hf.parallel.SubsequenceDataset` (+ ``collate_subsequences``),
-    ``per_device_train_batch_size=1`` and ``gradient_accumulation_steps=num_subsequences``: the K micro-batches of
-    one optimizer step are then the K consecutive pieces of one video. The callback
-
-    * switches the model to state-carry mode at ``on_train_begin`` (each training forward starts from the previous
-      micro-batch's final layer states, detached: truncated backpropagation through time) and back at the end;
-    * resets the carried state at every optimizer step (``on_step_begin``): a new video starts from zero states
-      (the rows' ``subsequence_index`` does the same inside the model, whichever comes first);
-    * with ``sequence_parallel=True`` (or ``None`` = whenever torch.distributed runs more than one process) makes the
-      model sequence-parallel over ``process_group`` (default: the Trainer's world); DDP's gradient averaging then
-      yields the single-process gradient. Build the dataset with ``replicas=world_size`` so all ranks see the same
-      piece;
-    * adds ``sp_state_correction_rms`` / ``sp_local_output_rms`` (means over the layers since the last log) to the
-      Trainer's logs.
+    * With ``sequence_parallel=True`` (or ``None`` = whenever torch.distributed runs more than one process) the model
+      becomes sequence-parallel over ``process_group`` (default: the Trainer's world) at ``on_train_begin``, and back
+      at ``on_train_end``; DDP's gradient averaging then yields the single-process gradient. Every rank must see the
+      same batch: build the dataset with ``SubsequenceDataset(replicas=world_size)`` (which also cuts long videos into
+      pieces for :class:`~bytevid_hf.parallel.SubsequenceTrainer`'s state carry).
+    * It adds ``sp_boundary_state_rms`` (the SSM state entering a rank's shard, from the ranks before it) and
+      ``sp_local_state_rms`` (a shard's own state from zero), means over the blocks since the last log, to the logs.
 
     ``timeout`` (seconds) bounds every collective of the sequence-parallel group: when another rank hangs, this rank
     raises ``SequenceParallelError`` after that long instead of waiting for the group's default (30 minutes for gloo
     unless ``TrainingArguments.ddp_timeout`` says otherwise). A rank that dies or raises is noticed at once.
 
-    Resuming (``trainer.train(resume_from_checkpoint=...)``): the carried layer states are reset at every optimizer
-    step and checkpoints are written between steps, so no layer state is pending at a checkpoint; the Trainer's data
-    skipping keeps the pieces of a video aligned with the accumulation steps. What is pending are the correction
-    statistics gathered since the last log: the callback is an ``ExportableState``, so with
-    ``restore_callback_states_from_checkpoint=True`` they (and ``sequence_parallel``, ``timeout``) come back from the
-    checkpoint and the resumed run logs what the uninterrupted one logs. A custom ``process_group`` cannot be saved:
-    construct the callback with it again and leave ``restore_callback_states_from_checkpoint`` off.
+    Resuming (``trainer.train(resume_from_checkpoint=...)``): the statistics gathered since the last log are pending
+    at a checkpoint; the callback is an ``ExportableState``, so with ``restore_callback_states_from_checkpoint=True``
+    they (and ``sequence_parallel``, ``timeout``) come back from the checkpoint and the resumed run logs what the
+    uninterrupted one logs. A custom ``process_group`` cannot be saved: construct the callback with it again and leave
+    ``restore_callback_states_from_checkpoint`` off.
     """
 
     def __init__(self, sequence_parallel: bool | None = None, process_group=None, timeout: float | None = None):
         if process_group == "custom":  # what state() records for a group it cannot save
             raise ValueError(
-                "SequenceParallelStateCallback: this checkpoint was trained with a custom process_group, which cannot "
+                "SequenceParallelCallback: this checkpoint was trained with a custom process_group, which cannot "
                 "be restored from the checkpoint; set restore_callback_states_from_checkpoint=False and pass the "
                 "callback built with that group"
             )
         if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
-            raise ValueError(f"SequenceParallelStateCallback: timeout must be a positive number of seconds, got {timeout!r}")
+            raise ValueError(f"SequenceParallelCallback: timeout must be a positive number of seconds, got {timeout!r}")
         self.sequence_parallel = sequence_parallel
         self.process_group = process_group
         self.timeout = timeout
@@ -124,41 +114,39 @@ class SequenceParallelStateCallback(TrainerCallback, ExportableState):
     def on_train_begin(self, args, state, control, model=None, **kwargs):
         import torch.distributed as dist
 
-        from .parallel import enable_sequence_parallel, enable_state_carry
+        from .parallel import enable_sequence_parallel, sequence_parallel_context
 
         if model is None:
-            raise ValueError("SequenceParallelStateCallback needs the model (Trainer passes it to callbacks)")
-        enable_state_carry(model, True)
+            raise ValueError("SequenceParallelCallback needs the model (Trainer passes it to callbacks)")
         distributed = dist.is_available() and dist.is_initialized() and dist.get_world_size(self.process_group) > 1
         want = distributed if self.sequence_parallel is None else self.sequence_parallel
         if want:
             if not distributed:
-                raise RuntimeError("SequenceParallelStateCallback(sequence_parallel=True) needs torch.distributed "
-                                   "with more than one process (launch with torchrun or accelerate launch)")
-            self.context = enable_sequence_parallel(model, self.process_group, timeout=self.timeout)
+                raise RuntimeError("SequenceParallelCallback(sequence_parallel=True) needs torch.distributed with "
+                                   "more than one process (launch with torchrun)")
+            enable_sequence_parallel(model, self.process_group, timeout=self.timeout)
+            self.context = sequence_parallel_context(model)
             self.context.record_stats = True
             self.context.correction_stats.extend(tuple(pair) for pair in self.pending_correction_stats)
             self.pending_correction_stats = []
-
-    def on_step_begin(self, args, state, control, model=None, **kwargs):
-        from .parallel import reset_carried_state
-
-        if model is not None:
-            reset_carried_state(model)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if self.context is None or logs is None or not self.context.correction_stats:
             return
         stats = self.context.correction_stats
-        extra = {"sp_state_correction_rms": sum(c for c, _ in stats) / len(stats),
-                 "sp_local_output_rms": sum(o for _, o in stats) / len(stats)}
+        extra = {"sp_boundary_state_rms": sum(c for c, _ in stats) / len(stats),
+                 "sp_local_state_rms": sum(o for _, o in stats) / len(stats)}
         logs.update(extra)  # printed / reported
         if state.log_history and state.log_history[-1].get("step") == state.global_step:
             state.log_history[-1].update(extra)  # Trainer copied `logs` into the history before the callbacks ran
         stats.clear()
 
     def on_train_end(self, args, state, control, model=None, **kwargs):
-        from .parallel import enable_state_carry
+        from .parallel import disable_sequence_parallel
 
-        if model is not None:
-            enable_state_carry(model, False)
+        if model is not None and self.context is not None:
+            disable_sequence_parallel(model)
+            self.context = None
+
+
+__all__ = ["CPUTimeBudgetCallback", "SequenceParallelCallback", "TimeBudgetCallback"]

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 
-from .configuration_bytevid import BytesVideoConfig
+from .modeling.configuration_bytevid import BytesVideoConfig
 
 SCAN_FLOPS_PER_STATE = 7
 
@@ -83,10 +83,11 @@ def forward_flops(
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"forward_flops: batch_size must be an integer >= 1, got {batch_size!r}")
     parts = dict.fromkeys(("matmul", "scan", "attention", "pooling", "stem", "head"), 0)
-    positions = _ceil_to(length, config.total_pool_factor)
+    # Each level runs on ceil(its input / the window) positions: the pooling layers pad to whole windows.
+    positions = length
     widths, mixer = config.level_widths, config.mixer_type
     if mixer == "bf_ti":
-        positions //= config.bf_ti_conv_stride
+        positions = -(-positions // config.bf_ti_conv_stride)
         stride = config.bf_ti_conv_stride
         parts["stem"] = 2 * positions * config.hidden_size * config.hidden_size * 2 * stride
     for level, (width, blocks) in enumerate(zip(widths, config.blocks_per_level)):
@@ -104,8 +105,9 @@ def forward_flops(
             parts[key] += blocks * value
         if level < len(widths) - 1:
             if mixer == "bf_ti":
-                positions //= 2  # max pooling: no FLOPs counted
+                positions = -(-positions // 2)  # max pooling: no FLOPs counted
             else:
+                positions = _ceil_to(positions, config.pool_size)  # the padded window, pooled like the others
                 parts["pooling"] += _pooling(config, width, widths[level + 1], positions)
                 positions //= config.pool_size
     parts["head"] = 2 * widths[-1] * config.num_labels

@@ -3,7 +3,10 @@
 * :func:`export_checkpoint` writes a complete folder: safetensors weights (sharded above ``max_shard_size``), config,
   processor, model card (``README.md``), ``eval_results.json`` and the model code with ``auto_map`` entries, so that
   ``AutoModelForVideoClassification`` / ``AutoVideoProcessor`` / ``pipeline("video-classification")`` load it with
-  ``trust_remote_code=True`` where bytevid_hf is not installed (see :mod:`bytevid_hf.remote_code`).
+  ``trust_remote_code=True`` where bytevid_hf is not installed. The code is written by transformers' own mechanism
+  (``register_for_auto_class`` + ``save_pretrained``), which copies the module of each class and the modules it
+  imports — ``modeling/`` and ``processing/`` import only their own folder, so that is exactly the code the model and
+  its processor run (the README lists the files).
 * :func:`convert_trainer_checkpoint` turns a ``Trainer`` output or ``checkpoint-N`` directory (optimizer, scheduler,
   RNG state, pickled training args ...) into such a folder, holding only what inference needs.
 * :func:`push_checkpoint` uploads one of them to the Hub in one commit (``private``, a branch ``revision``, a commit
@@ -15,6 +18,7 @@ Pickle files are never written and never uploaded: a folder holding ``*.bin``/``
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -24,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 from .model_card import clean_metrics, count_safetensors_parameters, render_model_card
-from .remote_code import write_remote_code
 
 logger = logging.getLogger(__name__)
 
@@ -34,34 +37,53 @@ PICKLE_PATTERNS = ("*.bin", "*.pt", "*.pth", "*.pkl", "*.pickle", "*.ckpt", "*.j
 _PROCESSOR_CONFIGS = ("video_preprocessor_config.json", "preprocessor_config.json", "processor_config.json")
 
 
-def _classes_for(model) -> tuple[dict[str, type], dict[str, type]]:
-    """(model auto_map classes, processor auto_map classes) for a bytevid model instance."""
-    from .configuration_bytevid import BytesVideoConfig
-    from .configuration_qa import BytesVideoGemmaConfig
-    from .modeling import BytesVideoForCausalLM, BytesVideoForClassification, BytesVideoGemmaForQA, BytesVideoModel
-    from .processing import BytesVideoProcessor, BytesVideoQAProcessor
+def _auto_classes_for(model, processor) -> list[tuple[type, str]]:
+    """``[(class, auto class name)]`` to register for a bytevid model and its processor: the config, the model's own
+    head and the processor (a checkpoint ships the code of what it holds, nothing else)."""
+    from .modeling import (
+        BytesVideoConfig,
+        BytesVideoForCausalLM,
+        BytesVideoForClassification,
+        BytesVideoForRGBReconstruction,
+        BytesVideoGemmaConfig,
+        BytesVideoGemmaForQA,
+        BytesVideoModel,
+    )
 
-    if isinstance(model.config, BytesVideoGemmaConfig):
-        return (
-            {"AutoConfig": BytesVideoGemmaConfig, "AutoModel": BytesVideoGemmaForQA,
-             "AutoModelForMultimodalLM": BytesVideoGemmaForQA},
-            {"AutoProcessor": BytesVideoQAProcessor, "AutoVideoProcessor": BytesVideoProcessor},
-        )
-    if isinstance(model.config, BytesVideoConfig):
-        return (
-            {"AutoConfig": BytesVideoConfig, "AutoModel": BytesVideoModel,
-             "AutoModelForVideoClassification": BytesVideoForClassification,
-             "AutoModelForCausalLM": BytesVideoForCausalLM},
-            {"AutoVideoProcessor": BytesVideoProcessor},
-        )
-    raise TypeError(f"export_checkpoint expects a bytevid model, got {type(model).__name__} "
-                    f"(config {type(model.config).__name__})")
+    heads = {
+        BytesVideoForClassification: "AutoModelForVideoClassification",
+        BytesVideoModel: "AutoModel",
+        BytesVideoForCausalLM: "AutoModelForCausalLM",
+        BytesVideoForRGBReconstruction: "AutoModel",
+        BytesVideoGemmaForQA: "AutoModel",  # what the QA card's snippet loads it with
+    }
+    head = heads.get(type(model))
+    if head is None or not isinstance(model.config, (BytesVideoConfig, BytesVideoGemmaConfig)):
+        raise TypeError(f"export_checkpoint expects a bytevid model, got {type(model).__name__} "
+                        f"(config {type(model.config).__name__})")
+    processor_auto = "AutoProcessor" if isinstance(model.config, BytesVideoGemmaConfig) else "AutoVideoProcessor"
+    return [(type(model.config), "AutoConfig"), (type(model), head), (type(processor), processor_auto)]
 
 
-def _update_json(path: Path, key: str, value: dict) -> None:
-    data = json.loads(path.read_text(encoding="utf-8"))
-    data[key] = value
-    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+@contextlib.contextmanager
+def registered_for_auto_classes(pairs: list[tuple[type, str]]):
+    """``cls.register_for_auto_class(name)`` for every pair while the block runs, then the previous registrations
+    back (transformers keeps the registration on the class, which would make every later ``save_pretrained`` of that
+    class in this process write code too)."""
+    previous = [(cls, cls.__dict__.get("_auto_class", _MISSING)) for cls, _ in pairs]
+    try:
+        for cls, name in pairs:
+            cls.register_for_auto_class(name)
+        yield
+    finally:
+        for cls, value in previous:
+            if value is _MISSING:
+                del cls._auto_class
+            else:
+                cls._auto_class = value
+
+
+_MISSING = object()
 
 
 def pickle_files(folder: str | os.PathLike) -> list[Path]:
@@ -102,21 +124,14 @@ def export_checkpoint(
     if processor is None:
         raise ValueError("export_checkpoint needs the model's processor: pipelines and AutoVideoProcessor load it "
                          "from the checkpoint (pass the BytesVideoProcessor used for training)")
-    model_classes, processor_classes = _classes_for(model)
+    pairs = _auto_classes_for(model, processor)
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
         raise FileExistsError(f"export_checkpoint: {out_dir} is not empty; pass overwrite=True or choose a new folder")
     out_dir.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out_dir, max_shard_size=max_shard_size)
-    processor.save_pretrained(out_dir)
-    if remote_code:  # after save_pretrained, so these files replace any remote code it copied itself
-        refs = write_remote_code(list(model_classes.values()) + list(processor_classes.values()), out_dir)
-        auto_map = {auto: refs[cls.__name__] for auto, cls in {**model_classes, **processor_classes}.items()}
-        _update_json(out_dir / "config.json", "auto_map", auto_map)
-        for name in _PROCESSOR_CONFIGS:
-            if (out_dir / name).is_file():
-                _update_json(out_dir / name, "auto_map",
-                             {auto: refs[cls.__name__] for auto, cls in processor_classes.items()})
+    with registered_for_auto_classes(pairs if remote_code else []):
+        model.save_pretrained(out_dir, max_shard_size=max_shard_size)
+        processor.save_pretrained(out_dir)
     results = clean_metrics(metrics)
     if results:
         (out_dir / "eval_results.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n",

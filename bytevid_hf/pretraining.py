@@ -107,7 +107,7 @@ class PretrainingArguments:
 
 def default_learning_rate(preset: str, phase: str) -> float:
     """The paper's Adam learning rate for ``preset`` (appendix A.2); 1e-3 for this package's bytes-micro."""
-    from .configuration_bytevid import PRESET_LEARNING_RATES
+    from .modeling.configuration_bytevid import PRESET_LEARNING_RATES
 
     return PRESET_LEARNING_RATES.get(preset, PRESET_LEARNING_RATES["bytes-tiny"])[phase]
 
@@ -116,7 +116,7 @@ def run_pretraining(args: PretrainingArguments, training_args, learning_rate_giv
     """Pre-train with Trainer; save model + processor to ``training_args.output_dir``; return the TrainOutput."""
     from transformers import Trainer
 
-    from .configuration_bytevid import BytesVideoConfig
+    from .modeling.configuration_bytevid import BytesVideoConfig
     from .modeling import BytesVideoForCausalLM
     from .processing import BytesVideoProcessor
 

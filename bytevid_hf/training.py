@@ -205,7 +205,7 @@ def run_finetuning(
     """
     from transformers import Trainer
 
-    from .configuration_bytevid import BytesVideoConfig
+    from .modeling.configuration_bytevid import BytesVideoConfig
     from .metrics import classification_metrics
     from .modeling import BytesVideoForClassification
     from .processing import BytesVideoProcessor

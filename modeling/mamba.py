@@ -2,6 +2,9 @@
 
 Parameter names and shapes follow mamba_ssm's ``Mamba`` and transformers' ``MambaMixer`` (``in_proj``, ``conv1d``,
 ``x_proj``, ``dt_proj``, ``A_log``, ``D``, ``out_proj``), so weights are interchangeable with both.
+
+State is explicit: a mixer call starts from the :class:`MambaLayerState` it is given (zeros when ``None``) and, when
+asked, returns the state after its last position. Nothing is kept on the module between calls.
 """
 
 from __future__ import annotations
@@ -15,9 +18,9 @@ from torch import nn
 from transformers import initialization as init
 from transformers.activations import ACT2FN
 from torch.utils.checkpoint import checkpoint
-from transformers.modeling_layers import GradientCheckpointingLayer
 
-from .scan import cuda_backend_available, load_cuda_kernels, selective_scan
+from .scan import selective_scan
+from .state_correction import segment_log_decay
 
 
 class MambaLayerState(NamedTuple):
@@ -29,6 +32,9 @@ class MambaLayerState(NamedTuple):
 
     conv_state: torch.Tensor
     ssm_state: torch.Tensor
+
+    def detach(self) -> "MambaLayerState":
+        return MambaLayerState(self.conv_state.detach(), self.ssm_state.detach())
 
 
 class BytesVideoRMSNorm(nn.Module):
@@ -53,10 +59,19 @@ class BytesVideoRMSNorm(nn.Module):
 class BytesVideoMambaMixer(nn.Module):
     """One Mamba (S6) mixer at a given width: in_proj → causal depthwise conv → selective scan → gate → out_proj.
 
+    Sequences longer than ``config.mixer_block_size`` run block by block, each block starting from the previous
+    block's conv and SSM state (the same result as one pass), which keeps every temporary O(block). With activation
+    checkpointing on (``model.activation_checkpointing_enable()``, which sets ``gradient_checkpointing`` here) each
+    block is checkpointed during training: only its input and starting state are kept and its intermediates are
+    recomputed in backward, so a layer's training memory is O(L·D) plus O(block) instead of ~20 (B, L, E) tensors.
+    That is this model's one activation-checkpointing mechanism for Mamba layers.
+
     Args:
         config: a ``BytesVideoConfig``.
         hidden_size: the width of the level this mixer runs at.
     """
+
+    gradient_checkpointing = False  # switched by PreTrainedModel.activation_checkpointing_enable()
 
     def __init__(self, config, hidden_size: int):
         super().__init__()
@@ -83,8 +98,6 @@ class BytesVideoMambaMixer(nn.Module):
         self.A_log = nn.Parameter(torch.empty(self.intermediate_size, self.ssm_state_size))
         self.D = nn.Parameter(torch.empty(self.intermediate_size))
         self.out_proj = nn.Linear(self.intermediate_size, hidden_size, bias=config.use_bias)
-        # Sequence-parallel context (bytevid_hf.parallel); None = ordinary single-process layer.
-        self.sequence_parallel = None
 
     @torch.no_grad()
     def init_mamba_weights(self, num_residual_blocks: int) -> None:
@@ -110,127 +123,121 @@ class BytesVideoMambaMixer(nn.Module):
             bound /= math.sqrt(num_residual_blocks)
         init.uniform_(self.out_proj.weight, -bound, bound)
 
-    def _use_cuda_kernels(self, hidden_states: torch.Tensor, state: MambaLayerState | None) -> bool:
-        backend = self.config.ssm_backend
-        if backend == "torch":
-            return False
-        available = hidden_states.is_cuda and cuda_backend_available()
-        if backend == "cuda" and not available:
-            raise RuntimeError(
-                "ssm_backend='cuda' needs CUDA tensors and the mamba-ssm + causal-conv1d kernels "
-                "(pip install 'bytevid-hf[cuda]'); use ssm_backend='auto' or 'torch' on CPU"
-            )
-        # mamba-ssm's fused kernel starts from a zero state: carried state goes through the torch scan.
-        return available and state is None
-
+    # ------------------------------------------------------------------------------------------------------------
+    # Public API: forward from a state, and a segment's state transition (what sequence parallelism exchanges)
+    # ------------------------------------------------------------------------------------------------------------
     def forward(
-        self,
-        hidden_states: torch.Tensor,
-        state: MambaLayerState | None = None,
-        return_state: bool = False,
+        self, hidden_states: torch.Tensor, state: MambaLayerState | None = None, return_state: bool = False
     ) -> tuple[torch.Tensor, MambaLayerState | None]:
-        """hidden_states: (B, L, D). ``state`` continues a previous call (streaming). Returns (B, L, D) and the new
-        state when ``return_state``.
-
-        On the torch/C path, sequences longer than ``config.mixer_block_size`` run block by block, each block starting
-        from the previous block's conv and SSM state (exactly the same result as one pass). Every temporary is then
-        O(block) instead of O(L), which keeps them in cache (faster on CPU) and, under autograd, each block is
-        checkpointed: only its input and its starting state are kept, and its intermediates are recomputed during
-        backward, so training memory per layer is O(L·D) for the input plus O(block) — not ~20 (B, L, E) tensors.
-        """
-        if self.sequence_parallel is not None:  # set by bytevid_hf.parallel.enable_sequence_parallel
-            return self.sequence_parallel.mixer_forward(self, hidden_states, state, return_state)
-        if state is None and not return_state and self._use_cuda_kernels(hidden_states, state):
-            return self._forward_cuda_kernels(hidden_states), None
-        block = self.config.mixer_block_size
-        length = hidden_states.shape[1]
-        track_grad = torch.is_grad_enabled() and (
-            hidden_states.requires_grad or any(p.requires_grad for p in self.parameters())
-        )
-        if not block or (length <= block and not track_grad):
-            return self._forward_block(hidden_states, state, return_state)
-        outputs = []  # (B, block, D) each
-        for start in range(0, length, block):
-            piece = hidden_states[:, start : start + block]
-            need_state = return_state or start + block < length
-            if track_grad:
-                out, state = checkpoint(self._forward_block, piece, state, need_state, use_reentrant=False)
-            else:
-                out, state = self._forward_block(piece, state, need_state)
-            outputs.append(out)
-        return torch.cat(outputs, dim=1), (state if return_state else None)
-
-    def _forward_block(
-        self,
-        hidden_states: torch.Tensor,
-        state: MambaLayerState | None,
-        return_state: bool,
-        extras: dict | None = None,
-    ) -> tuple[torch.Tensor, MambaLayerState | None]:
-        """One pass of the torch/C path over (B, T, D), from ``state`` (or zeros). When ``extras`` is a dict it
-        receives ``delta`` (B, E, T), ``A`` (E, N), ``C`` (B, N, T) and ``gate`` (B, E, T), which the sequence-parallel
-        state correction needs."""
+        """(B, L, D) → (B, L, D), starting from ``state`` (zeros when ``None``); with ``return_state`` also the state
+        after the last position (else ``None``)."""
         batch, length, _ = hidden_states.shape
-        projected = self.in_proj(hidden_states).transpose(1, 2)  # (B, 2E, L)
-        x, gate = projected.chunk(2, dim=1)  # (B, E, L) each
+        conv_state, ssm_state = (None, None) if state is None else state
+        if length == 0:
+            out = hidden_states.new_zeros(batch, 0, self.hidden_size)
+            return out, (self._state_or_zeros(hidden_states, conv_state, ssm_state) if return_state else None)
+        outputs = []  # (B, block, D) each
+        for start, end, last in self._blocks(length):
+            need_state = return_state or not last
+            out, conv_state, ssm_state = self._maybe_checkpoint(
+                self._run_block, hidden_states[:, start:end], conv_state, ssm_state, need_state
+            )
+            outputs.append(out)
+        out = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=1)
+        return out, (MambaLayerState(conv_state, ssm_state) if return_state else None)
 
-        # Causal depthwise conv: the previous positions come from the carried state, else zeros.
+    def state_transition(
+        self, hidden_states: torch.Tensor, conv_state: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The affine map h ↦ P·h + h⁰ this segment applies to the SSM state (paper Eq. 1–3).
+
+        Runs the segment (B, L, D) from ``conv_state`` (zeros when ``None``) and a zero SSM state and returns
+        ``(log P, h⁰)``, both (B, E, N) fp32: log P = A·ΣΔ is the segment's total log decay and h⁰ its final state
+        from zero. The layer's outputs are not computed."""
+        batch, length, _ = hidden_states.shape
+        log_decay = hidden_states.new_zeros(batch, self.intermediate_size, self.ssm_state_size, dtype=torch.float32)
+        state = torch.zeros_like(log_decay)
+        for start, end, last in self._blocks(length):
+            block_log_decay, block_state, conv_state = self._maybe_checkpoint(
+                self._transition_block, hidden_states[:, start:end], conv_state, not last
+            )
+            state = torch.exp(block_log_decay) * state + block_state  # Eq. 3 between blocks
+            log_decay = log_decay + block_log_decay
+        return log_decay, state
+
+    def conv_inputs(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        """The causal convolution's inputs (B, E, L) for (B, L, D) hidden states: a :class:`MambaLayerState`'s
+        ``conv_state`` holds the last ``conv_kernel - 1`` of them."""
+        return self.in_proj(hidden_states)[..., : self.intermediate_size].transpose(1, 2)
+
+    def empty_state(self, reference: torch.Tensor) -> MambaLayerState:
+        """Zero state for a batch of ``reference``'s size, device and dtype."""
+        return self._state_or_zeros(reference, None, None)
+
+    # ------------------------------------------------------------------------------------------------------------
+    def _state_or_zeros(self, reference, conv_state, ssm_state) -> MambaLayerState:
+        batch = reference.shape[0]
+        if conv_state is None:
+            conv_state = reference.new_zeros(batch, self.intermediate_size, self.conv_kernel_size - 1)
+        if ssm_state is None:
+            ssm_state = reference.new_zeros(batch, self.intermediate_size, self.ssm_state_size, dtype=torch.float32)
+        return MambaLayerState(conv_state, ssm_state)
+
+    def _blocks(self, length: int):
+        """[start, end, is_last] of the blocks of ``config.mixer_block_size`` positions (one block when 0)."""
+        block = self.config.mixer_block_size or length
+        starts = range(0, length, block)
+        return [(start, min(start + block, length), start + block >= length) for start in starts]
+
+    def _maybe_checkpoint(self, function, *args):
+        if self.gradient_checkpointing and self.training and torch.is_grad_enabled():
+            return getattr(self, "_gradient_checkpointing_func", _checkpoint)(function, *args)
+        return function(*args)
+
+    def _prepare(self, hidden_states, conv_state, return_conv_state: bool):
+        """in_proj → causal conv (from ``conv_state``) → activation → x_proj, dt_proj. Returns the scan inputs
+        x, delta, gate (B, E, T), B, C (B, N, T) and the new conv state (or ``None``)."""
+        x, gate = self.in_proj(hidden_states).transpose(1, 2).chunk(2, dim=1)  # (B, E, T) each
         kernel = self.conv_kernel_size
-        if state is None:
+        if conv_state is None:
             x_padded = F.pad(x, (kernel - 1, 0))
         else:
-            x_padded = torch.cat((state.conv_state.to(x.dtype), x), dim=-1)
-        new_conv_state = x_padded[..., x_padded.shape[-1] - (kernel - 1) :] if return_state else None
-        x = F.conv1d(x_padded, self.conv1d.weight, self.conv1d.bias, groups=self.intermediate_size)  # (B, E, L)
-        x = self.act(x)
-
-        ssm_params = self.x_proj(x.transpose(1, 2))  # (B, L, R + 2N)
+            x_padded = torch.cat((conv_state.to(x.dtype), x), dim=-1)
+        new_conv_state = x_padded[..., x_padded.shape[-1] - (kernel - 1) :] if return_conv_state else None
+        x = self.act(F.conv1d(x_padded, self.conv1d.weight, self.conv1d.bias, groups=self.intermediate_size))
+        ssm_params = self.x_proj(x.transpose(1, 2))  # (B, T, R + 2N)
         dt, B, C = torch.split(ssm_params, [self.time_step_rank, self.ssm_state_size, self.ssm_state_size], dim=-1)
-        delta = F.softplus(self.dt_proj(dt).float()).transpose(1, 2)  # (B, E, L), fp32
-        A = -torch.exp(self.A_log.float())  # (E, N)
+        # through the module (with its bias), so that a LoRA adapter on dt_proj applies; softplus in the scan
+        delta = self.dt_proj(dt).transpose(1, 2)  # (B, E, T)
+        return x, delta, gate, B.transpose(1, 2), C.transpose(1, 2), new_conv_state
+
+    def _run_block(self, hidden_states, conv_state, ssm_state, return_state: bool):
+        """One pass over (B, T, D) from (conv_state, ssm_state). Returns (B, T, D) and the new states (or Nones)."""
+        x, delta, gate, B, C, new_conv_state = self._prepare(hidden_states, conv_state, return_state)
+        silu_gate = self.activation in ("silu", "swish")  # the scan's gate is silu; other activations gate here
         y, final_state = selective_scan(
-            x,
-            delta,
-            A,
-            B.transpose(1, 2),
-            C.transpose(1, 2),
-            initial_state=None if state is None else state.ssm_state,
-            chunk_size=self.config.scan_chunk_size,
-        )  # y: (B, E, L) fp32
-        if extras is not None:
-            extras.update(delta=delta, A=A, C=C.transpose(1, 2), gate=gate)
-        y = y + x.float() * self.D.float()[:, None]
-        y = (y * self.act(gate.float())).to(hidden_states.dtype)
-        out = self.out_proj(y.transpose(1, 2))  # (B, L, D)
-        new_state = MambaLayerState(new_conv_state, final_state) if return_state else None
-        return out, new_state
+            x, delta, -torch.exp(self.A_log.float()), B, C, D=self.D, z=gate if silu_gate else None,
+            delta_softplus=True, initial_state=ssm_state, return_final_state=return_state,
+            backend=self.config.ssm_backend,
+        )  # (B, E, T) in x's dtype
+        if not silu_gate:
+            y = (y.float() * self.act(gate.float())).to(x.dtype)
+        return self.out_proj(y.transpose(1, 2)), new_conv_state, final_state
+
+    def _transition_block(self, hidden_states, conv_state, return_conv_state: bool):
+        x, delta, _, B, C, new_conv_state = self._prepare(hidden_states, conv_state, return_conv_state)
+        A = -torch.exp(self.A_log.float())
+        _, local_state = selective_scan(
+            x, delta, A, B, C, delta_softplus=True, return_final_state=True, backend=self.config.ssm_backend
+        )
+        return segment_log_decay(F.softplus(delta.float()), A), local_state, new_conv_state
 
 
-    def _forward_cuda_kernels(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        """mamba-ssm path on CUDA tensors: (B, L, D) → (B, L, D), from a zero state. Same math as the torch path."""
-        causal_conv1d_fn, selective_scan_fn = load_cuda_kernels()
-        x, gate = self.in_proj(hidden_states).transpose(1, 2).chunk(2, dim=1)  # (B, E, L) each
-        weight = self.conv1d.weight.view(self.intermediate_size, self.conv_kernel_size)
-        x = causal_conv1d_fn(x.contiguous(), weight, self.conv1d.bias, activation=self.activation)
-        ssm_params = self.x_proj(x.transpose(1, 2))  # (B, L, R + 2N)
-        dt, B, C = torch.split(ssm_params, [self.time_step_rank, self.ssm_state_size, self.ssm_state_size], dim=-1)
-        # dt_proj without its bias (the kernel adds it); through the module so that a LoRA adapter on it applies
-        dt = (self.dt_proj(dt) - self.dt_proj.bias).transpose(1, 2)  # (B, E, L)
-        y = selective_scan_fn(
-            x,
-            dt.contiguous(),
-            -torch.exp(self.A_log.float()),
-            B.transpose(1, 2).contiguous(),
-            C.transpose(1, 2).contiguous(),
-            self.D.float(),
-            z=gate.contiguous(),
-            delta_bias=self.dt_proj.bias.float(),
-            delta_softplus=True,
-        )  # (B, E, L)
-        return self.out_proj(y.transpose(1, 2).to(x.dtype))
+def _checkpoint(function, *args):
+    return checkpoint(function, *args, use_reentrant=False)
 
 
-class BytesVideoMambaBlock(GradientCheckpointingLayer):
+class BytesVideoMambaBlock(nn.Module):
     """Pre-norm residual block: ``x + mixer(norm(x))``."""
 
     def __init__(self, config, hidden_size: int):
@@ -245,4 +252,9 @@ class BytesVideoMambaBlock(GradientCheckpointingLayer):
         return hidden_states + mixed, new_state
 
 
-__all__ = ["BytesVideoRMSNorm", "BytesVideoMambaMixer", "BytesVideoMambaBlock", "MambaLayerState"]
+def build_block(config, level: int, width: int) -> nn.Module:
+    """The Mamba block of ``level`` (the mixer registry's builder for ``mixer_type="mamba"`` / ``"mamba_flat"``)."""
+    return BytesVideoMambaBlock(config, width)
+
+
+__all__ = ["BytesVideoRMSNorm", "BytesVideoMambaMixer", "BytesVideoMambaBlock", "MambaLayerState", "build_block"]

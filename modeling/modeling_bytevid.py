@@ -1,4 +1,12 @@
-"""The multilevel byte-level Mamba video model: backbone and classification head (paper Sec. 3, Fig. 1–2)."""
+"""The multilevel byte-level Mamba video model: backbone and classification head (paper Sec. 3, Fig. 1–2).
+
+Every forward is the same computation, level by level: byte embeddings → N levels of M blocks with pooling between
+levels → final norm → masked mean. What it starts from goes in as an argument and what it ends in comes out in the
+output: ``cache`` (the state after an earlier piece of the same videos, see [`BytesVideoCache`]) in, and with
+``use_cache=True`` the state after this input out. Feeding a video piece by piece therefore gives exactly the
+representation of one call on the whole video, which is what streaming (``stream()``), sub-sequence training with
+state carry and sequence parallelism (``bytevid_hf.parallel``) are built on.
+"""
 
 from __future__ import annotations
 
@@ -10,45 +18,50 @@ from torch import nn
 from torch.nn import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from transformers import PreTrainedModel
 from transformers import initialization as init
-from transformers.utils import ModelOutput
+from transformers.utils import ModelOutput, logging
 
-from ..configuration_bytevid import BytesVideoConfig
+from .byte_chunks import iter_byte_chunks, total_length
 from .cache import BytesVideoCache
-from .mamba import BytesVideoMambaBlock, BytesVideoMambaMixer, BytesVideoRMSNorm, MambaLayerState
+from .configuration_bytevid import BytesVideoConfig
+from .mamba import BytesVideoMambaMixer, BytesVideoRMSNorm, MambaLayerState
+from .mixers import mixer_module, require_capability
 from .pooling import BytesVideoPooling, BytesVideoPoolingLinear
-from .attention import BytesVideoAttentionBlock
-from .bf_ti import BytesVideoConvStem, BytesVideoMaxPool
-from .chunked_mamba import BytesVideoChunkedMambaBlock
-from .conv_mixer import BytesVideoCausalConvBlock
 from .safe_loading import SafeLoadingMixin
+
+logger = logging.get_logger(__name__)
 
 
 @dataclass
 class BytesVideoModelOutput(ModelOutput):
-    """Output of [`BytesVideoModel`].
+    """Output of [`BytesVideoModel`]: the encoder output every head reads.
 
     Args:
         last_hidden_state (`torch.FloatTensor` of shape `(batch_size, last_level_length, output_size)`):
-            The last level after the final norm. ``last_level_length = ceil(L / total_pool_factor)``. ``None`` when
-            an inference input longer than ``config.streaming_threshold`` was processed by the streaming path.
+            The last level after the final norm: ``ceil(L / total_pool_factor)`` positions for an input of L bytes.
+            With a ``cache``, the positions from the first one not final before this input (the pooling window that
+            the cached bytes left open) to the end; the last position covers an incomplete window when the bytes seen
+            so far do not fill one, exactly as a call on all of them would end.
         pooler_output (`torch.FloatTensor` of shape `(batch_size, output_size)`):
-            Masked mean of ``last_hidden_state`` over real positions: the video representation.
-        attention_mask (`torch.BoolTensor` of shape `(batch_size, last_level_length)`):
-            Which last-level positions hold real (not padding) content.
+            Masked mean over every real last-level position of the video so far: the video representation.
+        attention_mask (`torch.LongTensor` of shape `(batch_size, last_level_length)`):
+            1 where ``last_hidden_state`` holds real (not padding) content, 0 elsewhere.
         hidden_states (`tuple(torch.FloatTensor)`, *optional*, returned when `output_hidden_states=True`):
-            The byte embeddings followed by each level's output (before pooling), at the internally padded lengths
-            ``L_pad / pool_size**i`` with ``L_pad`` the input length rounded up to ``total_pool_factor``.
+            The byte embeddings followed by each level's output before pooling, ``ceil(L / pool_size**i)`` positions
+            at level i.
         cache (`BytesVideoCache`, *optional*, returned when `use_cache=True`):
-            The streaming state after this input; pass it back with the next chunk of the same video. With a cache,
-            ``last_hidden_state`` holds only the last-level positions completed by this chunk and ``pooler_output``
-            is the representation of everything seen so far, as if the video ended here.
+            The state after this input, to continue the same videos with their next bytes.
     """
 
     last_hidden_state: torch.FloatTensor | None = None
     pooler_output: torch.FloatTensor | None = None
-    attention_mask: torch.BoolTensor | None = None
+    attention_mask: torch.LongTensor | None = None
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
     cache: BytesVideoCache | None = None
+
+    @property
+    def cache_params(self) -> BytesVideoCache | None:
+        """Alias of ``cache`` (transformers' Mamba name before v5.24)."""
+        return self.cache
 
 
 @dataclass
@@ -60,7 +73,7 @@ class BytesVideoClassifierOutput(ModelOutput):
         logits (`torch.FloatTensor` of shape `(batch_size, num_labels)`).
         pooler_output (`torch.FloatTensor` of shape `(batch_size, output_size)`): the video representation.
         hidden_states (`tuple(torch.FloatTensor)`, *optional*): as in [`BytesVideoModelOutput`].
-        cache (`BytesVideoCache`, *optional*): the streaming state, as in [`BytesVideoModelOutput`].
+        cache (`BytesVideoCache`, *optional*): the state after this input, as in [`BytesVideoModelOutput`].
     """
 
     loss: torch.FloatTensor | None = None
@@ -69,6 +82,17 @@ class BytesVideoClassifierOutput(ModelOutput):
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
     cache: BytesVideoCache | None = None
 
+    @property
+    def cache_params(self) -> BytesVideoCache | None:
+        """Alias of ``cache``."""
+        return self.cache
+
+
+def _tracing() -> bool:
+    """True under torch.compile / torch.export, where data-dependent input checks cannot run."""
+    compiler = getattr(torch, "compiler", None)
+    return bool(compiler and (compiler.is_compiling() or getattr(compiler, "is_exporting", lambda: False)()))
+
 
 def prepare_byte_inputs(
     input_ids: torch.Tensor, attention_mask: torch.Tensor | None
@@ -76,7 +100,8 @@ def prepare_byte_inputs(
     """Validate ``input_ids`` (B, L) of encoded bytes and the (B, L) mask; return (ids, bool mask).
 
     uint8 is the native dtype; other integer dtypes are accepted when every value is in [0, 255]. The mask must be
-    right-padded (real bytes first), which is what ``BytesVideoProcessor`` produces.
+    right-padded (real bytes first), which is what ``BytesVideoProcessor`` produces. Under torch.compile /
+    torch.export the checks of values (range, padding side) are skipped.
     """
     if not isinstance(input_ids, torch.Tensor):
         raise TypeError(f"input_ids must be a torch.Tensor of encoded bytes, got {type(input_ids).__name__}")
@@ -85,7 +110,7 @@ def prepare_byte_inputs(
     if input_ids.dtype != torch.uint8:
         if input_ids.dtype.is_floating_point or input_ids.dtype == torch.bool or input_ids.is_complex():
             raise TypeError(f"input_ids must be uint8 (or an integer dtype), got {input_ids.dtype}")
-        if input_ids.numel() and (int(input_ids.min()) < 0 or int(input_ids.max()) > 255):
+        if not _tracing() and input_ids.numel() and (int(input_ids.min()) < 0 or int(input_ids.max()) > 255):
             raise ValueError(
                 f"input_ids must hold byte values in [0, 255], got values in [{int(input_ids.min())}, "
                 f"{int(input_ids.max())}]"
@@ -99,6 +124,8 @@ def prepare_byte_inputs(
             f"attention_mask shape {tuple(attention_mask.shape)} must equal input_ids shape {tuple(input_ids.shape)}"
         )
     mask = attention_mask.bool()
+    if _tracing():  # the value checks below depend on the data; compiled and exported graphs skip them
+        return input_ids, mask
     if mask.shape[1] > 1 and bool((mask[:, 1:] & ~mask[:, :-1]).any()):
         raise ValueError(
             "attention_mask must be right-padded (all real bytes before any padding); "
@@ -110,38 +137,22 @@ def prepare_byte_inputs(
     return input_ids, mask
 
 
-def build_block(config: BytesVideoConfig, level: int, width: int) -> nn.Module:
-    """One block of ``level`` at ``width`` for ``config.mixer_type`` (all share the Mamba block's call signature)."""
-    mixer_type = config.mixer_type
-    if mixer_type in ("mamba", "mamba_flat"):
-        return BytesVideoMambaBlock(config, width)
-    if mixer_type == "chunked_ssm":
-        if level == config.num_levels - 1:  # the top level sees the whole sequence (Bhirangi et al.'s upper SSM)
-            return BytesVideoMambaBlock(config, width)
-        return BytesVideoChunkedMambaBlock(config, width, chunk_length=config.ssm_chunk_size // config.pool_size**level)
-    if mixer_type == "transformer":
-        return BytesVideoAttentionBlock(config, width, window=None)
-    if mixer_type in ("local_attention", "bf_ti"):
-        return BytesVideoAttentionBlock(config, width, window=config.attention_window)
-    if mixer_type == "causal_conv":
-        return BytesVideoCausalConvBlock(config, width)
-    raise ValueError(f"unknown mixer_type {mixer_type!r}")
-
-
-def require_mamba(config: BytesVideoConfig, feature: str) -> None:
-    """Raise a ``ValueError`` naming ``mixer_type`` when ``feature`` (streaming, sequence parallelism, ...) is used
-    with a backbone that is not the plain multilevel Mamba."""
-    if config.mixer_type != "mamba":
-        raise ValueError(
-            f"{feature} is implemented for mixer_type='mamba' only, but this model has "
-            f"mixer_type={config.mixer_type!r}"
-        )
-
 
 def _resolve_cache_alias(cache: BytesVideoCache | None, cache_params: BytesVideoCache | None) -> BytesVideoCache | None:
     if cache is not None and cache_params is not None:
-        raise ValueError("pass the streaming state as `cache` or as its alias `cache_params`, not both")
+        raise ValueError("pass the state as `cache` or as its alias `cache_params`, not both")
     return cache if cache is not None else cache_params
+
+
+@dataclass
+class EncoderPass:
+    """What one pass of the level loop produced (internal to the backbone and its sequence-parallel subclass)."""
+
+    last_hidden_state: torch.Tensor  # (B, n, D_last), normed
+    mask: torch.Tensor  # (B, n) bool
+    pooled: torch.Tensor  # (B, D_last)
+    hidden_states: tuple[torch.Tensor, ...] | None
+    cache: BytesVideoCache | None
 
 
 class BytesVideoPreTrainedModel(SafeLoadingMixin, PreTrainedModel):
@@ -170,32 +181,28 @@ class BytesVideoModel(BytesVideoPreTrainedModel):
     """The multilevel SSM backbone: byte embedding → N levels of M Mamba blocks with pooling between levels → norm.
 
     Input ``input_ids`` (B, L) uint8 encoded bytes (int64 accepted) and ``attention_mask`` (B, L), right-padded.
-    Any L works: the sequence is padded internally to a multiple of ``config.total_pool_factor`` and padding never
-    changes a real video's output.
+    Any L works: every pooling layer pads its input to a whole number of windows and padding never changes a real
+    video's output.
+
+    ``cache`` / ``use_cache`` keep transformers' meaning: ``cache`` is the state before ``input_ids`` (the end of an
+    earlier piece of the same videos; ``None`` = their start), and ``use_cache=True`` also returns the state after
+    them as ``outputs.cache`` — the outputs are the same with or without it.
     """
 
     def __init__(self, config: BytesVideoConfig):
         super().__init__(config)
         widths = config.level_widths
+        builders = mixer_module(config)
         self.embeddings = nn.Embedding(config.vocab_size, config.hidden_size)
-        # mixer_type="bf_ti": strided conv downsampling of the embeddings (ByteFormer); None otherwise.
-        self.stem = BytesVideoConvStem(config) if config.mixer_type == "bf_ti" else None
+        # A stem after the embedding (mixer_type="bf_ti": strided conv downsampling); None otherwise.
+        self.stem = builders.build_stem(config) if hasattr(builders, "build_stem") else None
         self.levels = nn.ModuleList(
-            nn.ModuleList(build_block(config, i, width) for _ in range(blocks))
+            nn.ModuleList(builders.build_block(config, i, width) for _ in range(blocks))
             for i, (width, blocks) in enumerate(zip(widths, config.blocks_per_level))
         )
-        self.poolers = nn.ModuleList(
-            BytesVideoMaxPool() if config.mixer_type == "bf_ti" else BytesVideoPooling(config, widths[i], widths[i + 1])
-            for i in range(len(widths) - 1)
-        )
+        build_pooler = getattr(builders, "build_pooler", None) or (lambda c, i, w_in, w_out: BytesVideoPooling(c, w_in, w_out))
+        self.poolers = nn.ModuleList(build_pooler(config, i, widths[i], widths[i + 1]) for i in range(len(widths) - 1))
         self.norm_f = BytesVideoRMSNorm(widths[-1], eps=config.layer_norm_epsilon)
-        self.gradient_checkpointing = False
-        # Sequence parallelism (bytevid_hf.parallel.enable_sequence_parallel); None = single process.
-        self.sequence_parallel = None
-        # Sub-sequence training with state carry (SequenceParallelStateCallback / enable_state_carry): while
-        # `carry_states` is set, each training forward starts from `carried_states` and stores its final states.
-        self.carry_states = False
-        self.carried_states = None
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:
@@ -215,243 +222,194 @@ class BytesVideoModel(BytesVideoPreTrainedModel):
         cache_params: BytesVideoCache | None = None,
         **kwargs,
     ) -> BytesVideoModelOutput | tuple:
-        """With ``use_cache=True`` (or a ``cache``) the input is treated as the next chunk of a stream: the cache is
-        updated in place and returned as ``outputs.cache``, and feeding a video chunk by chunk gives the same
-        ``pooler_output`` as one call on the whole video. ``cache_params`` is accepted as an alias of ``cache`` (the
-        name transformers v4 used)."""
+        """Encode (B, L) bytes, continuing ``cache`` when given (``cache_params`` is accepted as its alias).
+
+        With a ``cache`` every byte of ``input_ids`` must be real (no padding): they follow the cached bytes. A padded
+        batch whose rows differ in length has no common state to return; ``use_cache=True`` then logs a warning and
+        returns ``cache=None`` (the other outputs are unchanged)."""
         cache = _resolve_cache_alias(cache, cache_params)
         if input_ids is None:
-            raise ValueError("BytesVideoModel needs input_ids: (batch, length) uint8 encoded video bytes")
+            raise ValueError(f"{type(self).__name__} needs input_ids: (batch, length) uint8 encoded video bytes")
         output_hidden_states = (
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         input_ids, mask = prepare_byte_inputs(input_ids, attention_mask)
-        if use_cache or cache is not None:
-            require_mamba(self.config, "streaming (cache/use_cache)")
-            if self.sequence_parallel is not None:
-                raise ValueError("streaming (cache/use_cache) is not supported in sequence-parallel mode: "
-                                 "call bytevid_hf.parallel.disable_sequence_parallel(model) first")
+        complete = self._stateful_length(mask, cache, bool(use_cache))
+        result = self._encode(input_ids, mask, cache, complete, output_hidden_states)
+        output = BytesVideoModelOutput(
+            last_hidden_state=result.last_hidden_state,
+            pooler_output=result.pooled,
+            attention_mask=result.mask.long(),
+            hidden_states=result.hidden_states,
+            cache=result.cache,
+        )
+        return output if return_dict else output.to_tuple()
+
+    def _stateful_length(self, mask: torch.Tensor, cache: BytesVideoCache | None, use_cache: bool) -> int | None:
+        """How many bytes of every row the returned cache must cover (``None``: no cache is returned)."""
+        if cache is None and not use_cache:
+            return None
+        feature = "continuing a cache" if cache is not None else "use_cache=True"
+        require_capability(self.config, "stateful", feature)
+        if cache is not None:
+            cache.check_matches(self.config, mask.shape[0])
             if not bool(mask.all()):
                 raise ValueError(
-                    "with cache/use_cache every byte of the chunk must be real (attention_mask all ones): "
-                    "stream one video at a time, or several of exactly equal length"
+                    "with a cache every byte of the chunk must be real (attention_mask all ones): the chunk continues "
+                    "the cached videos; stream one video at a time, or several of exactly equal length"
                 )
-            cache = cache if cache is not None else BytesVideoCache.empty(self.config)
-            new_positions = self.stream_step(input_ids, cache)
-            output = BytesVideoModelOutput(
-                last_hidden_state=new_positions, pooler_output=self.stream_pooled_output(cache), cache=cache
+            return mask.shape[1] if use_cache else None
+        lengths = mask.sum(1)
+        if bool((lengths != lengths[0]).any()):
+            logger.warning_once(
+                "use_cache=True on a padded batch whose rows differ in length: no common state to return, so "
+                "outputs.cache is None; encode each video on its own to continue it"
             )
-            return output if return_dict else output.to_tuple()
+            return None
+        return int(lengths[0])
 
-        threshold = self.config.streaming_threshold
-        if (
-            threshold is not None
-            and input_ids.shape[1] > threshold
-            and not torch.is_grad_enabled()
-            and not output_hidden_states
-            and self.sequence_parallel is None
-            and self.config.mixer_type == "mamba"
-        ):
-            output = self._forward_streamed(input_ids, mask)
-            return output if return_dict else output.to_tuple()
-
-        carry = self.carry_states and self.training
-        hidden, pooled, mask, all_hidden, new_states = self._encode(
-            input_ids,
-            mask,
-            layer_states=self.carried_states if carry else None,
-            return_layer_states=carry,
-            output_hidden_states=output_hidden_states,
-        )
-        if carry:  # truncated backpropagation through time: the next sub-sequence starts from these, detached
-            self.carried_states = [
-                [MambaLayerState(s.conv_state.detach(), s.ssm_state.detach()) for s in level] for level in new_states
-            ]
-
-        if not return_dict:
-            return tuple(v for v in (hidden, pooled, mask, all_hidden) if v is not None)
-        return BytesVideoModelOutput(
-            last_hidden_state=hidden, pooler_output=pooled, attention_mask=mask, hidden_states=all_hidden
-        )
-
-
+    # ----------------------------------------------------------------------------------------------------------------
+    # The level loop. `complete` is how many positions of the current level are final (their pooling windows are
+    # complete); the returned cache holds the states after them and the outputs after them that wait for a window.
+    # `None` = no cache is built (every position is processed alike and padding is masked).
+    # The sequence-parallel subclass (bytevid_hf.parallel) runs the same loop on one shard per rank: it overrides the
+    # hooks `_local_inputs`, `_run_level`, `_reduce_sum` and `_final_buffers`.
+    # ----------------------------------------------------------------------------------------------------------------
     def _encode(
         self,
         input_ids: torch.Tensor,
         mask: torch.Tensor,
-        layer_states: list[list[MambaLayerState | None]] | None = None,
-        return_layer_states: bool = False,
-        output_hidden_states: bool = False,
-    ):
-        """The full (non-streaming) forward on validated, right-padded (B, L) ids and bool mask.
-
-        ``layer_states[level][block]`` are the states before the first byte (a previous sub-sequence's); with
-        ``return_layer_states`` the states after the last position are returned too. Under sequence parallelism the
-        inputs are the full batch: this rank keeps its shard and the final mean pool is all-reduced.
-        Returns ``(last_hidden, pooled, last_mask, all_hidden, new_states)``.
-        """
-        context = self.sequence_parallel
-        if context is not None or layer_states is not None or return_layer_states:
-            require_mamba(self.config, "sequence parallelism / sub-sequence state carry")
-        if context is not None:
-            from ..parallel.sequence_parallel import shard_sequence
-
-            context.check_same_input(input_ids)
-            align = self.config.pool_size**self.config.num_levels
-            input_ids, mask = shard_sequence(input_ids, mask, context.rank, context.world_size, align=align)
-        else:
-            # Pad to a multiple of the total pooling factor so every pooling window is complete.
-            pad = (-input_ids.shape[1]) % self.config.total_pool_factor
-            if pad:
-                input_ids = nn.functional.pad(input_ids, (0, pad))
-                mask = nn.functional.pad(mask, (0, pad))
-
+        cache: BytesVideoCache | None,
+        complete: int | None,
+        output_hidden_states: bool,
+    ) -> EncoderPass:
+        new_bytes = input_ids.shape[1]
+        input_ids, mask, complete, buffers_in = self._local_inputs(input_ids, mask, cache, complete)
         # uint8 indices are converted for the lookup only; padded positions embed as zeros.
         hidden = self.embeddings(input_ids.to(torch.int32)) * mask.unsqueeze(-1).to(self.embeddings.weight.dtype)
         all_hidden = (hidden,) if output_hidden_states else None
         if self.stem is not None:
-            hidden, mask = self.stem(hidden, mask)  # (B, L / bf_ti_conv_stride, D)
-        new_states = []
+            hidden, mask = self._pad_and_apply(self.stem, self.stem.stride, hidden, mask)  # (B, L / stride, D)
+        layer_states, buffers = [], []
         for level, blocks in enumerate(self.levels):
-            level_states = []
-            for index, block in enumerate(blocks):
-                state = None if layer_states is None else layer_states[level][index]
-                hidden, new_state = block(hidden, state=state, return_state=return_layer_states)  # (B, L_i, D_i)
-                level_states.append(new_state)
-            new_states.append(level_states)
+            states = cache.layer_states[level] if cache is not None else [None] * len(blocks)
+            hidden, new_states = self._run_level(level, hidden, states, complete)  # (B, L_i, D_i)
+            layer_states.append(new_states)
             if output_hidden_states:
                 all_hidden = all_hidden + (hidden,)
             if level < len(self.poolers):
-                hidden, mask = self.poolers[level](hidden, mask)  # (B, L_i / L_s, D_{i+1})
-        hidden = self.norm_f(hidden)
-        weights = mask.unsqueeze(-1).to(hidden.dtype)
-        total, count = (hidden * weights).sum(1), weights.sum(1)  # (B, D_N), (B, 1)
-        if context is not None:
-            total, count = context.all_reduce_sum(total), context.all_reduce_sum(count.detach())
-        pooled = total / count.clamp(min=1.0)  # (B, D_N)
-        return hidden, pooled, mask, all_hidden, (new_states if return_layer_states else None)
+                hidden, mask, new_buffer, complete = self._pool(level, hidden, mask, buffers_in[level], complete)
+                buffers.append(new_buffer)  # hidden: (B, L_i / L_s, D_{i+1})
+        normed = self.norm_f(hidden)  # (B, n, D_N)
+        pooled, new_cache = self._mean_pool(normed, mask, cache, complete, new_bytes)
+        if new_cache is not None:
+            new_cache.layer_states, new_cache.pool_buffers = layer_states, self._final_buffers(buffers, normed)
+        return EncoderPass(normed, mask, pooled, all_hidden, new_cache)
+
+    def _local_inputs(self, input_ids, mask, cache, complete):
+        """The bytes this process encodes, how many of them the cache covers, and the cached pooling buffers."""
+        buffers = cache.pool_buffers if cache is not None else [None] * len(self.poolers)
+        return input_ids, mask, complete, buffers
+
+    def _reduce_sum(self, tensor: torch.Tensor) -> torch.Tensor:
+        """Sum over the processes that share this forward (one here)."""
+        return tensor
+
+    def _final_buffers(self, buffers: list, reference: torch.Tensor) -> list:
+        """The new cache's pooling buffers, as every process must hold them (``reference``: the (B, n, D) output)."""
+        return buffers
+
+    def _run_level(self, level: int, hidden: torch.Tensor, states: list, complete: int | None):
+        """The blocks of ``level`` on (B, L_i, D_i) from ``states``; with ``complete``, the states after that many
+        positions are returned (the rest runs on from them, and what they lead to is not kept)."""
+        new_states = []
+        for block, state in zip(self.levels[level], states):
+            if complete is None:
+                hidden, _ = block(hidden, state=state)
+                new_states.append(None)
+            elif complete >= hidden.shape[1]:
+                hidden, state = block(hidden, state=state, return_state=True)
+                new_states.append(state)
+            else:
+                final, state = block(hidden[:, :complete], state=state, return_state=True)
+                pending, _ = block(hidden[:, complete:], state=state)
+                hidden = torch.cat((final, pending), dim=1)
+                new_states.append(state)
+        return hidden, new_states
+
+    @staticmethod
+    def _pad_and_apply(module: nn.Module, size: int, hidden: torch.Tensor, mask: torch.Tensor):
+        """``module(hidden, mask)`` after right-padding both to a multiple of ``size`` (padding masked out)."""
+        pad = (-hidden.shape[1]) % size
+        if pad:
+            hidden = nn.functional.pad(hidden, (0, 0, 0, pad))
+            mask = nn.functional.pad(mask, (0, pad))
+        return module(hidden, mask)
+
+    def _pool(self, level, hidden, mask, buffer, complete):
+        """Pool level ``level``'s outputs (B, L_i, D_i), after the cached ``buffer`` of an open window. Returns the
+        pooled (B, ceil(.../L_s), D_{i+1}), its mask, the new buffer and how many pooled positions are final."""
+        pooler = self.poolers[level]
+        if buffer is not None:
+            hidden = torch.cat((buffer.to(hidden.dtype), hidden), dim=1)
+            mask = torch.cat((mask.new_ones(buffer.shape[:2]), mask), dim=1)
+            complete = None if complete is None else complete + buffer.shape[1]
+        pooled, pooled_mask = self._pad_and_apply(pooler, pooler.pool_size, hidden, mask)
+        if complete is None:
+            return pooled, pooled_mask, None, None
+        windows = complete // pooler.pool_size
+        start = windows * pooler.pool_size
+        new_buffer = hidden[:, start:complete] if complete > start else None
+        return pooled, pooled_mask, new_buffer, windows
+
+    def _mean_pool(self, normed, mask, cache, complete, new_bytes):
+        """The masked mean over every real last-level position so far (B, D_N), and the new cache (or ``None``)."""
+        weights = mask.unsqueeze(-1).to(torch.float32)
+        total = self._reduce_sum((normed.float() * weights).sum(1))  # (B, D_N)
+        count = self._reduce_sum(weights.sum(1).detach())  # (B, 1)
+        previous_sum = cache.pooled_sum if cache is not None else None
+        previous_count = cache.pooled_count if cache is not None else 0
+        if previous_sum is not None:
+            total, count = total + previous_sum, count + previous_count
+        pooled = (total / count.clamp(min=1.0)).to(normed.dtype)
+        if complete is None:
+            return pooled, None
+        final_sum = self._reduce_sum(normed[:, :complete].float().sum(1))  # (B, D_N)
+        final_count = int(self._reduce_sum(torch.tensor([complete], dtype=torch.float64, device=normed.device)))
+        if previous_sum is not None:
+            final_sum = final_sum + previous_sum
+        seen = new_bytes + (cache.seen_bytes if cache is not None else 0)
+        return pooled, BytesVideoCache(pooled_sum=final_sum, pooled_count=previous_count + final_count, seen_bytes=seen)
 
     # ----------------------------------------------------------------------------------------------------------------
     # Streaming: constant memory in the video length
     # ----------------------------------------------------------------------------------------------------------------
-    def stream_step(self, input_ids: torch.Tensor, cache: BytesVideoCache) -> torch.Tensor:
-        """Consume the next chunk (B, T) of byte streams, updating ``cache`` in place.
-
-        Each level runs its blocks from the carried states; each pooling layer pools the complete windows and keeps
-        the rest for the next chunk. Returns the normed last-level positions completed by this chunk (B, n, D_last).
-        """
-        hidden = self.embeddings(input_ids.to(torch.int32))  # (B, T, D)
-        batch = hidden.shape[0]
-        cache.seen_bytes += input_ids.shape[1]
-        for level, blocks in enumerate(self.levels):
-            if hidden.shape[1] == 0:
-                break
-            for index, block in enumerate(blocks):
-                hidden, cache.layer_states[level][index] = block(
-                    hidden, state=cache.layer_states[level][index], return_state=True
-                )
-            if level < len(self.poolers):
-                hidden = self._pool_complete_windows(level, hidden, cache)
-        else:
-            normed = self.norm_f(hidden)  # (B, n, D_last)
-            if normed.shape[1]:
-                chunk_sum = normed.float().sum(1)
-                cache.pooled_sum = chunk_sum if cache.pooled_sum is None else cache.pooled_sum + chunk_sum
-                cache.pooled_count += normed.shape[1]
-            return normed
-        return hidden.new_zeros(batch, 0, self.config.output_size)
-
-    def _pool_complete_windows(self, level: int, hidden: torch.Tensor, cache: BytesVideoCache) -> torch.Tensor:
-        buffered = cache.pool_buffers[level]
-        if buffered is not None:
-            hidden = torch.cat((buffered, hidden), dim=1)
-        size = self.config.pool_size
-        complete = hidden.shape[1] // size * size
-        cache.pool_buffers[level] = hidden[:, complete:] if complete < hidden.shape[1] else None
-        if complete == 0:
-            return hidden[:, :0]
-        mask = torch.ones(hidden.shape[0], complete, dtype=torch.bool, device=hidden.device)
-        pooled, _ = self.poolers[level](hidden[:, :complete], mask)
-        return pooled
-
-    def stream_pooled_output(self, cache: BytesVideoCache) -> torch.Tensor:
-        """The video representation (B, D_last) of everything consumed so far, as if the video ended here.
-
-        Incomplete pooling windows are flushed exactly like the padded full forward pools them (missing positions
-        masked out), through states that are used but not modified, so the stream can continue afterwards.
-        """
-        if cache.seen_bytes == 0:
-            raise ValueError("the stream is empty: no byte has been consumed yet")
-        carry = None  # the one flushed position arriving at the current level
-        states = cache.layer_states
-        for level in range(len(self.poolers)):
-            if carry is not None:
-                for index, block in enumerate(self.levels[level]):
-                    carry, _ = block(carry, state=states[level][index], return_state=True)
-            buffered = cache.pool_buffers[level]
-            window = carry if buffered is None else (buffered if carry is None else torch.cat((buffered, carry), 1))
-            if window is None:
-                carry = None
-                continue
-            real = window.shape[1]
-            size = self.config.pool_size
-            window = nn.functional.pad(window, (0, 0, 0, size - real))
-            mask = torch.zeros(window.shape[0], size, dtype=torch.bool, device=window.device)
-            mask[:, :real] = True
-            carry, _ = self.poolers[level](window, mask)  # (B, 1, D_{level+1})
-        total, count = cache.pooled_sum, cache.pooled_count
-        if carry is not None:
-            for index, block in enumerate(self.levels[-1]):
-                carry, _ = block(carry, state=states[-1][index], return_state=True)
-            last = self.norm_f(carry).float().sum(1)
-            total = last if total is None else total + last
-            count += 1
-        return (total / count).to(self.norm_f.weight.dtype)
-
-    def _forward_streamed(self, input_ids: torch.Tensor, mask: torch.Tensor) -> BytesVideoModelOutput:
-        """Inference on long inputs: each video's real bytes go through the streaming path (same result as the full
-        forward, activation memory bounded by ``config.streaming_chunk_size``). ``last_hidden_state`` is not kept."""
-        from tqdm.auto import tqdm
-
-        chunk_size = self.config.streaming_chunk_size
-        lengths = mask.sum(1).tolist()
-        pooled = []
-        with tqdm(total=sum(lengths), unit="B", unit_scale=True, desc="bytevid (streaming)") as bar:
-            for row, length in enumerate(lengths):
-                cache = BytesVideoCache.empty(self.config)
-                for start in range(0, length, chunk_size):
-                    end = min(start + chunk_size, length)
-                    self.stream_step(input_ids[row : row + 1, start:end], cache)
-                    bar.update(end - start)
-                pooled.append(self.stream_pooled_output(cache))
-        return BytesVideoModelOutput(pooler_output=torch.cat(pooled, 0), attention_mask=None)
-
     @torch.no_grad()
     def stream(self, source, chunk_size: int | None = None, progress: bool = True, max_bytes: int | None = None):
         """Encode a video of any length in constant memory and return its representation.
 
         ``source`` is a path, ``bytes``, a binary file object, a uint8 array/tensor, or an iterable of uint8 chunks.
         The bytes are read ``chunk_size`` at a time (default ``config.streaming_chunk_size``) and never held in memory
-        all at once (except when ``source`` itself is in memory). Returns a [`BytesVideoModelOutput`] whose ``pooler_output`` (1, D_last) equals
-        ``forward`` on the whole sequence, and whose ``cache`` can continue the stream.
+        all at once (except when ``source`` itself is in memory); each chunk continues the cache of the previous one.
+        Returns a [`BytesVideoModelOutput`] whose ``pooler_output`` (1, D_last) equals ``forward`` on the whole
+        video, and whose ``cache`` can continue the stream.
         """
         from tqdm.auto import tqdm
 
-        from ..processing.chunks import iter_byte_chunks, total_length
-
-        require_mamba(self.config, "stream()")
         chunk_size = self.config.streaming_chunk_size if chunk_size is None else chunk_size
-        cache = BytesVideoCache.empty(self.config)
+        require_capability(self.config, "stateful", "stream()")
         device = self.embeddings.weight.device
+        cache, output = None, None
         with tqdm(total=total_length(source), unit="B", unit_scale=True, desc="bytevid stream", disable=not progress) as bar:
             for chunk in iter_byte_chunks(source, chunk_size, max_bytes=max_bytes):
-                ids = torch.from_numpy(np.array(chunk, dtype=np.uint8))  # small copy: chunks may be read-only views
-                self.stream_step(ids.to(device).unsqueeze(0), cache)
+                ids = torch.from_numpy(np.array(chunk, dtype=np.uint8)).to(device).unsqueeze(0)  # chunks may be read-only
+                output = self(ids, cache=cache, use_cache=True, return_dict=True)
+                cache = output.cache
                 bar.update(len(chunk))
-        if cache.seen_bytes == 0:
+        if output is None:
             raise ValueError("the video stream is empty: no byte was read from the source")
-        return BytesVideoModelOutput(pooler_output=self.stream_pooled_output(cache), cache=cache)
+        return output
 
 
 class BytesVideoForClassification(BytesVideoPreTrainedModel):
@@ -481,20 +439,15 @@ class BytesVideoForClassification(BytesVideoPreTrainedModel):
         cache_params: BytesVideoCache | None = None,
         **kwargs,
     ) -> BytesVideoClassifierOutput | tuple:
-        """Classify (B, L) byte sequences; with ``use_cache``/``cache`` (alias ``cache_params``) stream chunks as
-        [`BytesVideoModel.forward`] does, the logits then being those of everything seen so far.
-
-        ``subsequence_index`` (from ``bytevid_hf.parallel.SubsequenceDataset``): in state-carry mode, 0 starts a new
-        video from zero states."""
+        """Classify (B, L) byte sequences. With ``cache`` (alias ``cache_params``) the input continues earlier pieces
+        of the same videos and the logits are those of everything seen so far; ``use_cache=True`` returns the state
+        after this input (see [`BytesVideoModel.forward`])."""
         return_dict = return_dict if return_dict is not None else self.config.return_dict
-        subsequence_index = kwargs.pop("subsequence_index", None)
-        if subsequence_index is not None and self.bytevid.carry_states:
-            starts = torch.as_tensor(subsequence_index).flatten() == 0
-            if bool(starts.any()) and not bool(starts.all()):
-                raise ValueError(f"subsequence_index {subsequence_index.tolist()} mixes new videos with continuing "
-                                 "ones in one batch; every row of a batch must be at the same sub-sequence")
-            if bool(starts.all()):
-                self.bytevid.carried_states = None
+        if "subsequence_index" in kwargs:
+            raise TypeError(
+                "got subsequence_index: rows of SubsequenceDataset are pieces of longer videos, which must continue "
+                "each other's state; train with bytevid_hf.parallel.SubsequenceTrainer (or pass cache=... yourself)"
+            )
         outputs = self.bytevid(
             input_ids,
             attention_mask=attention_mask,
@@ -546,6 +499,7 @@ class BytesVideoForClassification(BytesVideoPreTrainedModel):
             f"config.problem_type must be 'regression', 'single_label_classification' or "
             f"'multi_label_classification', got {self.config.problem_type!r}"
         )
+
 
 
 __all__ = [

@@ -4,8 +4,8 @@
 their own positions (Mamba and its conv are causal; a pooling window only sees its own L_s positions), so position j
 of level i (pool factor s = L_s**i) summarises bytes ``< (j + 1)·s``. Byte t may therefore use level-i position
 ``j = floor((t + 1) / s) − 1`` and nothing later: the upsampled level i is shifted right by ``s − 1`` positions
-(zero before its first complete window). The shifted, projected levels are added to level 0's output, normed, and a
-Linear head gives 256 logits per byte. No pooled level ever sees the future — tested by changing byte k and checking
+(zero before its first complete window). The shifted, projected levels are added to level 0's output (the last level after the
+backbone's final norm), normed, and a Linear head gives 256 logits per byte. No pooled level ever sees the future — tested by changing byte k and checking
 that no logit before k moves.
 
 The backbone lives under ``bytevid`` like in [`BytesVideoForClassification`], so a pre-trained checkpoint loads
@@ -20,9 +20,10 @@ import torch
 from torch import nn
 from transformers.utils import ModelOutput
 
-from ..configuration_bytevid import BytesVideoConfig
+from .configuration_bytevid import BytesVideoConfig
 from .mamba import BytesVideoRMSNorm
-from .modeling_bytevid import BytesVideoModel, BytesVideoPreTrainedModel, prepare_byte_inputs, require_mamba
+from .mixers import require_capability
+from .modeling_bytevid import BytesVideoModel, BytesVideoPreTrainedModel
 
 
 @dataclass
@@ -55,13 +56,14 @@ class BytesVideoForCausalLM(BytesVideoPreTrainedModel):
     """Multilevel SSM with a next-byte head (self-supervised pre-training on encoded videos).
 
     ``labels`` follow transformers' causal-LM convention: pass the inputs themselves (B, L) (uint8 or int64; -100
-    ignored); the model shifts them. Positions where ``attention_mask`` is 0 are ignored as well.
+    ignored) and the model shifts them; or pass ``shift_labels`` (B, L), already shifted (``shift_labels[:, t]`` is
+    the byte to predict from position t). Positions where ``attention_mask`` is 0 are ignored as well.
     """
 
     accepts_loss_kwargs = False
 
     def __init__(self, config: BytesVideoConfig):
-        require_mamba(config, "BytesVideoForCausalLM (next-byte pre-training)")
+        require_capability(config, "next_byte", "BytesVideoForCausalLM (next-byte pre-training)")
         super().__init__(config)
         self.bytevid = BytesVideoModel(config)
         widths = config.level_widths
@@ -81,16 +83,19 @@ class BytesVideoForCausalLM(BytesVideoPreTrainedModel):
         labels: torch.Tensor | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        shift_labels: torch.Tensor | None = None,
         **kwargs,
     ) -> BytesVideoCausalLMOutput | tuple:
         return_dict = return_dict if return_dict is not None else self.config.return_dict
+        output_hidden_states = (
+            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        )
         if input_ids is None:
             raise ValueError("BytesVideoForCausalLM needs input_ids: (batch, length) uint8 encoded video bytes")
-        ids, mask = prepare_byte_inputs(input_ids, attention_mask)
-        length = ids.shape[1]
-        # All level outputs (before pooling), at the padded lengths L_pad / L_s**i: [embeddings, level 0, level 1, ...]
-        _, _, _, all_hidden, _ = self.bytevid._encode(ids, mask, output_hidden_states=True)
-        levels = all_hidden[1:]
+        length = input_ids.shape[1]
+        outputs = self.bytevid(input_ids, attention_mask=attention_mask, output_hidden_states=True, return_dict=True)
+        # Each level's output at ceil(L / L_s**i) positions; the last level after the backbone's final norm.
+        levels = (*outputs.hidden_states[1:-1], outputs.last_hidden_state)
         mixed = levels[0][:, :length]  # (B, L, D_0), causal already
         pool = self.config.pool_size
         for i, projection in enumerate(self.level_projections, start=1):
@@ -98,24 +103,43 @@ class BytesVideoForCausalLM(BytesVideoPreTrainedModel):
         logits = self.lm_head(self.norm(mixed))  # (B, L, 256)
 
         loss = None
-        if labels is not None:
-            loss = self.next_byte_loss(logits, labels, mask)
-        if not return_dict:
-            return tuple(v for v in (loss, logits, all_hidden if output_hidden_states else None) if v is not None)
-        return BytesVideoCausalLMOutput(loss=loss, logits=logits,
-                                        hidden_states=all_hidden if output_hidden_states else None)
+        if labels is not None or shift_labels is not None:
+            mask = torch.ones_like(input_ids, dtype=torch.bool) if attention_mask is None else attention_mask.bool()
+            loss = self.next_byte_loss(logits, labels, mask, shift_labels=shift_labels)
+        hidden_states = outputs.hidden_states if output_hidden_states else None
+        output = BytesVideoCausalLMOutput(loss=loss, logits=logits, hidden_states=hidden_states)
+        return output if return_dict else output.to_tuple()
 
     @staticmethod
-    def next_byte_loss(logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy of logits[:, t] against labels[:, t + 1], over pairs where both bytes are real."""
-        if labels.shape != logits.shape[:2]:
-            raise ValueError(f"labels must have the input's shape {tuple(logits.shape[:2])}, got {tuple(labels.shape)}")
-        target = labels[:, 1:].to(torch.long).clone()  # (B, L-1)
-        target[~(mask[:, 1:] & mask[:, :-1])] = -100
+    def next_byte_loss(
+        logits: torch.Tensor,
+        labels: torch.Tensor | None,
+        mask: torch.Tensor,
+        shift_labels: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Mean cross-entropy (nats) of logits[:, t] against the next byte, over pairs where both bytes are real.
+
+        The next byte is ``labels[:, t + 1]``, or ``shift_labels[:, t]`` when given (then ``labels`` is not used)."""
+        if shift_labels is not None:
+            if shift_labels.shape != logits.shape[:2]:
+                raise ValueError(
+                    f"shift_labels must have the input's shape {tuple(logits.shape[:2])}, got {tuple(shift_labels.shape)}"
+                )
+            target = shift_labels.to(torch.long).clone()  # (B, L)
+            target[:, :-1][~(mask[:, 1:] & mask[:, :-1])] = -100
+            target[:, -1][~mask[:, -1]] = -100
+            scored = logits
+        else:
+            if labels.shape != logits.shape[:2]:
+                raise ValueError(f"labels must have the input's shape {tuple(logits.shape[:2])}, got {tuple(labels.shape)}")
+            target = labels[:, 1:].to(torch.long).clone()  # (B, L-1)
+            target[~(mask[:, 1:] & mask[:, :-1])] = -100
+            scored = logits[:, :-1]
         if bool((target == -100).all()):
             raise ValueError("no position has a real next byte to predict (inputs of length 1 or all padding)")
-        return nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]).float(), target.reshape(-1),
-                                           ignore_index=-100)
+        return nn.functional.cross_entropy(
+            scored.reshape(-1, logits.shape[-1]).float(), target.reshape(-1).to(logits.device), ignore_index=-100
+        )
 
 
 __all__ = ["BytesVideoForCausalLM", "BytesVideoCausalLMOutput", "shift_to_past"]

@@ -30,9 +30,9 @@ from transformers.activations import ACT2FN
 from transformers.cache_utils import Cache
 from transformers.utils import ModelOutput, logging
 
-from ..configuration_qa import BytesVideoGemmaConfig
-from .modeling_bytevid import BytesVideoModel, prepare_byte_inputs
-from .modeling_rgb import BytesVideoTokenPooling
+from .configuration_qa import BytesVideoGemmaConfig
+from .modeling_bytevid import BytesVideoModel
+from .token_pooling import BytesVideoTokenPooling
 from .safe_loading import SafeLoadingMixin
 
 logger = logging.get_logger(__name__)
@@ -169,12 +169,9 @@ class BytesVideoGemmaForQA(BytesVideoGemmaPreTrainedModel, GenerationMixin):
         video after video, and ``counts`` (B,) how many tokens each video contributes (``num_video_tokens``, or its
         number of real last-level positions when ``num_video_tokens == 0``).
         """
-        if self.bytevid.sequence_parallel is not None:
-            raise ValueError("BytesVideoGemmaForQA does not support sequence-parallel mode: call "
-                             "bytevid_hf.parallel.disable_sequence_parallel(model) first")
-        ids, mask = prepare_byte_inputs(video_input_ids, video_attention_mask)
-        # The full (non-streaming) forward: the last level (B, L_last, D_last), normed, and its real positions.
-        hidden, _, last_mask, _, _ = self.bytevid._encode(ids, mask)
+        outputs = self.bytevid(video_input_ids, attention_mask=video_attention_mask, return_dict=True)
+        # The last level (B, L_last, D_last), normed, and its real positions.
+        hidden, last_mask = outputs.last_hidden_state, outputs.attention_mask.bool()
         if self.video_pooling is not None:
             tokens = self.video_pooling(hidden, last_mask)  # (B, N, D_last)
             features = self.projector(tokens)  # (B, N, H)
@@ -348,7 +345,7 @@ class BytesVideoGemmaForQA(BytesVideoGemmaPreTrainedModel, GenerationMixin):
 
         The pooling queries and the projector are new (randomly initialised); everything else is copied.
         """
-        from ..configuration_qa import GEMMA_TEXT_MODEL_TYPES
+        from .configuration_qa import GEMMA_TEXT_MODEL_TYPES
 
         load_dtype = dtype or torch.float32
         encoder_type = BytesVideoModel.config_class.get_config_dict(video_encoder_path)[0].get("model_type")

@@ -31,13 +31,12 @@ from torch import nn
 from transformers import initialization as init
 from transformers.utils import ModelOutput
 
-from ..configuration_bytevid import BytesVideoConfig
-from .modeling_bytevid import BytesVideoModel, BytesVideoPreTrainedModel, prepare_byte_inputs
+from .configuration_bytevid import BytesVideoConfig
+from .modeling_bytevid import BytesVideoModel, BytesVideoPreTrainedModel
+from .token_pooling import BytesVideoTokenPooling
 
 #: Narrowest decoder stage (channels), unless ``reconstruction_hidden_size`` itself is smaller.
 MIN_DECODER_WIDTH = 16
-#: Attention head width of the token pooling when it divides the last level's width (else one head).
-TOKEN_HEAD_DIM = 64
 
 
 @dataclass
@@ -83,35 +82,6 @@ class BytesVideoChannelLayerNorm3d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         normed = nn.functional.layer_norm(x.movedim(1, -1), self.weight.shape, self.weight, self.bias, self.eps)
         return normed.movedim(-1, 1)
-
-
-class BytesVideoTokenPooling(nn.Module):
-    """Cross-attention of ``num_tokens`` learned queries over the last level: (B, L, D), (B, L) mask → (B, N, D).
-
-    Padded positions (mask False) are never attended to; each query's output is added to the query itself, so the
-    tokens keep their position even where the attention is nearly uniform."""
-
-    def __init__(self, width: int, num_tokens: int):
-        super().__init__()
-        self.width = width
-        self.num_heads = width // TOKEN_HEAD_DIM if width % TOKEN_HEAD_DIM == 0 else 1
-        self.head_dim = width // self.num_heads
-        self.queries = nn.Parameter(torch.zeros(num_tokens, width))
-        self.key = nn.Linear(width, width)
-        self.value = nn.Linear(width, width)
-        self.out_proj = nn.Linear(width, width)
-
-    def forward(self, hidden_states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        batch, length, _ = hidden_states.shape
-        num_tokens = self.queries.shape[0]
-        queries = self.queries.to(hidden_states.dtype)
-        q = queries.view(1, num_tokens, self.num_heads, self.head_dim).transpose(1, 2).expand(batch, -1, -1, -1)
-        k = self.key(hidden_states).view(batch, length, self.num_heads, self.head_dim).transpose(1, 2)
-        v = self.value(hidden_states).view(batch, length, self.num_heads, self.head_dim).transpose(1, 2)
-        # (B, 1, 1, L) bool, True = attend; every row has at least one real position (prepare_byte_inputs checks).
-        attended = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None, None, :])
-        attended = attended.transpose(1, 2).reshape(batch, num_tokens, self.width)  # (B, N, D)
-        return self.out_proj(attended) + queries
 
 
 class BytesVideoResidualBlock3d(nn.Module):
@@ -186,7 +156,7 @@ class BytesVideoForRGBReconstruction(BytesVideoPreTrainedModel):
     optionally ``pixel_values`` (B, ``reconstruction_frames``, 3, ``reconstruction_size``, ``reconstruction_size``),
     float in [0, 1] (what ``RGBReconstructionCollator`` produces), for the MSE loss.
 
-    The whole input always runs through the full (non-streaming) forward; sequence parallelism is not supported.
+    The whole input always runs through one forward (the decoder attends over every last-level position).
     With ``Trainer``, ``forward(return_loss=True)`` lets evaluation report ``eval_loss`` although the model has no
     ``labels`` argument; use ``prediction_loss_only=True`` unless you want every reconstruction gathered.
     """
@@ -239,15 +209,14 @@ class BytesVideoForRGBReconstruction(BytesVideoPreTrainedModel):
         )
         if input_ids is None:
             raise ValueError("BytesVideoForRGBReconstruction needs input_ids: (batch, length) uint8 encoded video bytes")
-        if self.bytevid.sequence_parallel is not None:
-            raise ValueError("BytesVideoForRGBReconstruction does not support sequence-parallel mode: call "
-                             "bytevid_hf.parallel.disable_sequence_parallel(model) first")
-        ids, mask = prepare_byte_inputs(input_ids, attention_mask)
         if pixel_values is not None:
-            self._check_pixel_values(pixel_values, ids.shape[0])
+            self._check_pixel_values(pixel_values, input_ids.shape[0])
 
         # Last level after the final norm (B, L_last, D_last) and which of its positions are real (B, L_last).
-        hidden, _, last_mask, all_hidden, _ = self.bytevid._encode(ids, mask, output_hidden_states=output_hidden_states)
+        outputs = self.bytevid(
+            input_ids, attention_mask=attention_mask, output_hidden_states=output_hidden_states, return_dict=True
+        )
+        hidden, last_mask, all_hidden = outputs.last_hidden_state, outputs.attention_mask.bool(), outputs.hidden_states
         tokens = self.token_proj(self.token_pooling(hidden, last_mask))  # (B, N, C0)
         batch = tokens.shape[0]
         grid = tokens.transpose(1, 2).reshape(batch, tokens.shape[-1], *self.token_grid)  # (B, C0, F', H', W')
@@ -279,7 +248,6 @@ class BytesVideoForRGBReconstruction(BytesVideoPreTrainedModel):
 __all__ = [
     "BytesVideoForRGBReconstruction",
     "BytesVideoRGBReconstructionOutput",
-    "BytesVideoTokenPooling",
     "BytesVideoChannelLayerNorm3d",
     "BytesVideoRGBDecoder",
     "decoder_stage_sizes",

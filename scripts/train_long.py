@@ -1,10 +1,11 @@
 #!/usr/bin/env python
 """Train a bytevid classifier on multi-million-byte videos: sub-sequences with state carry, optionally sequence-parallel.
 
-Each optimizer step sees ONE video, cut into --num_subsequences consecutive aligned pieces that run as the
-gradient-accumulation micro-batches, each continuing the previous piece's (detached) layer states
-(SequenceParallelStateCallback). Activation memory is that of one piece; under torchrun / accelerate launch with
-several processes, every piece is also sharded across the ranks (sequence parallelism with state correction).
+Each optimizer step sees ONE video, cut into --num_subsequences consecutive pieces that run as the
+gradient-accumulation micro-batches, each continuing the state the previous piece ended in (SubsequenceTrainer passes
+the model's cache from piece to piece, detached). Activation memory is that of one piece; under torchrun with several
+processes, every piece is also sharded across the ranks (sequence parallelism with state correction,
+SequenceParallelCallback).
 
 Examples:
     # one process, videos from class subfolders, 8 pieces per video
@@ -32,11 +33,11 @@ from dataclasses import dataclass, field  # noqa: E402
 
 import torch  # noqa: E402
 import torch.distributed as dist  # noqa: E402
-from transformers import HfArgumentParser, Trainer, TrainingArguments, set_seed  # noqa: E402
+from transformers import HfArgumentParser, TrainingArguments, set_seed  # noqa: E402
 
 from bytevid_hf import BytesVideoConfig, BytesVideoForClassification, BytesVideoProcessor  # noqa: E402
-from bytevid_hf.callbacks import SequenceParallelStateCallback  # noqa: E402
-from bytevid_hf.parallel import SubsequenceDataset, collate_subsequences  # noqa: E402
+from bytevid_hf.callbacks import SequenceParallelCallback  # noqa: E402
+from bytevid_hf.parallel import SubsequenceDataset, SubsequenceTrainer, collate_subsequences  # noqa: E402
 
 
 @dataclass
@@ -107,22 +108,22 @@ def main(argv=None):
         model = BytesVideoForClassification(config)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     parallel = world > 1 if args.sequence_parallel is None else args.sequence_parallel
-    align = model.config.pool_size**model.config.num_levels
+    align = model.config.total_pool_factor
     dataset = SubsequenceDataset(rows, k, align=align, seed=training_args.seed, replicas=world if parallel else 1)
     if training_args.max_steps <= 0:  # an iterable dataset needs max_steps: one step per video and epoch
         training_args.max_steps = max(1, int(training_args.num_train_epochs * len(rows)))
-    trainer = Trainer(
+    trainer = SubsequenceTrainer(
         model=model,
         args=training_args,
         train_dataset=dataset,
         data_collator=collate_subsequences,
-        callbacks=[SequenceParallelStateCallback(sequence_parallel=parallel)],
+        callbacks=[SequenceParallelCallback(sequence_parallel=parallel)],
     )
     # --resume_from_checkpoint out/checkpoint-N continues an interrupted run exactly (tests/test_resume.py);
     # add --restore_callback_states_from_checkpoint to bring back the callback's unlogged statistics too
     result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     trainer.save_model()
-    trainer.save_state()  # trainer_state.json: the log history (losses, sp_state_correction_rms)
+    trainer.save_state()  # trainer_state.json: the log history (losses, sp_boundary_state_rms)
     if trainer.is_world_process_zero():
         BytesVideoProcessor().save_pretrained(training_args.output_dir)
     return result

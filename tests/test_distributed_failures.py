@@ -33,7 +33,7 @@ def _free_port() -> int:
 
 def _launch(mode: str, failing_rank: int = 1):
     env = dict(os.environ, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()), WORLD_SIZE="2",
-               OMP_NUM_THREADS="1", BYTEVID_SCAN_THREADS="1", PYTHONUNBUFFERED="1")
+               OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
     procs = []
     for rank in (0, 1):
         procs.append(subprocess.Popen(

@@ -28,7 +28,6 @@ from bytevid_hf.hub import (
 from bytevid_hf.lora import ssm_lora_config, ssm_lora_target_regex
 from bytevid_hf.modeling import BytesVideoForClassification
 from bytevid_hf.processing import BytesVideoProcessor
-from bytevid_hf.remote_code import RemoteCodeError, flatten_source, write_remote_code
 
 sys.path.insert(0, str(Path(__file__).parent))
 from local_hub_server import LocalHubServer  # noqa: E402
@@ -86,28 +85,46 @@ def run_python(code: str, env: dict | None = None, block_bytevid: bool = False, 
 # --- remote code -------------------------------------------------------------------------------------------------
 
 
-def test_flatten_rewrites_relative_imports_and_rejects_unshippable_ones():
-    source = "from ..configuration_bytevid import BytesVideoConfig\nfrom .mamba import (\n    A,\n)\nimport torch\n"
-    flat = flatten_source("bytevid_hf.modeling.modeling_bytevid", source)
-    assert flat.splitlines()[0] == "from .configuration_bytevid import BytesVideoConfig"
-    assert flat.splitlines()[1] == "from .mamba import ("
-    with pytest.raises(RemoteCodeError, match="absolute"):
-        flatten_source("bytevid_hf.modeling.x", "import bytevid_hf.modeling\n")
-    with pytest.raises(RemoteCodeError, match="from .module import name"):
-        flatten_source("bytevid_hf.modeling.x", "from . import scan\n")
+#: What a classifier checkpoint ships: the modules its model and processor import, and nothing else (no ablation mixers,
+#: no sequence parallelism, no other heads). The README lists them.
+CLASSIFIER_CODE = {
+    "configuration_bytevid.py", "mixers.py", "modeling_bytevid.py", "byte_chunks.py", "cache.py", "mamba.py",
+    "pooling.py", "safe_loading.py", "scan.py", "scan_c.py", "scan_c_source.py", "scan_torch.py", "scan_mamba_ssm.py",
+    "state_correction.py",
+}
+PROCESSOR_CODE = {
+    "video_processor.py", "deadline.py", "decode.py", "errors.py", "ffmpeg_logs.py", "frame_rate.py", "frame_size.py",
+    "io.py", "jpeg.py", "transcode.py",
+}
 
 
-def test_remote_code_files_import_only_each_other(tmp_path):
-    refs = write_remote_code([BytesVideoConfig, BytesVideoForClassification, BytesVideoProcessor], tmp_path)
-    assert refs["BytesVideoForClassification"] == "modeling_bytevid.BytesVideoForClassification"
-    files = {p.name for p in tmp_path.glob("*.py")}
-    assert {"configuration_bytevid.py", "modeling_bytevid.py", "video_processor.py", "scan.py",
-            "selective_scan_c.py"} <= files
-    for path in tmp_path.glob("*.py"):
-        text = path.read_text()
-        assert not re.search(r"^\s*(import|from)\s+bytevid_hf", text, flags=re.M), path.name
-        for target in re.findall(r"^\s*from \.(\w+) import", text, flags=re.M):
-            assert f"{target}.py" in files, f"{path.name} imports .{target}, which was not written"
+def test_transformers_own_save_path_ships_working_remote_code(tmp_path, bikes_mp4):
+    """register_for_auto_class + save_pretrained, exactly as transformers documents it for custom models: the folder
+    holds only the modules the classifier and its processor run, and a process that cannot import bytevid_hf loads
+    it with trust_remote_code=True and gets identical logits."""
+    from bytevid_hf.hub import registered_for_auto_classes
+
+    model = tiny_classifier(seed=2)
+    pairs = [(BytesVideoConfig, "AutoConfig"), (BytesVideoForClassification, "AutoModelForVideoClassification"),
+             (BytesVideoProcessor, "AutoVideoProcessor")]
+    with registered_for_auto_classes(pairs):  # = cls.register_for_auto_class(name) for each, undone afterwards
+        model.save_pretrained(tmp_path)
+        processor().save_pretrained(tmp_path)
+    assert {p.name for p in tmp_path.glob("*.py")} == CLASSIFIER_CODE | PROCESSOR_CODE
+    assert "_auto_class" not in BytesVideoForClassification.__dict__  # the registration did not outlive the block
+    got = run_python(f'''
+        import json, sys, torch
+        from transformers import AutoModelForVideoClassification, AutoVideoProcessor
+        path, video = {str(tmp_path)!r}, {str(bikes_mp4)!r}
+        proc = AutoVideoProcessor.from_pretrained(path, trust_remote_code=True)
+        model = AutoModelForVideoClassification.from_pretrained(path, trust_remote_code=True).eval()
+        with torch.no_grad():
+            logits = model(**proc(video, return_tensors="pt")).logits[0].tolist()
+        print("RESULT:" + json.dumps({{"logits": logits, "module": type(model).__module__,
+                                       "leaked": "bytevid_hf" in sys.modules}}))
+    ''', env={"HF_HOME": str(tmp_path / "hf_home")}, block_bytevid=True)
+    assert got["module"].startswith("transformers_modules.") and not got["leaked"]
+    assert got["logits"] == logits_of(model, bikes_mp4)  # identical, not merely close
 
 
 def test_export_checkpoint_folder_is_complete_and_reloads(tmp_path, bikes_mp4):
@@ -197,7 +214,7 @@ def test_convert_trainer_checkpoint_keeps_logits_and_drops_training_state(tmp_pa
 
 
 def test_model_cards_validate_for_classification_and_qa(tmp_path):
-    from bytevid_hf.configuration_qa import BytesVideoGemmaConfig
+    from bytevid_hf.modeling.configuration_qa import BytesVideoGemmaConfig
     from bytevid_hf.model_card import render_model_card
 
     config = tiny_classifier().config

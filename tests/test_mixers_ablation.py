@@ -12,9 +12,10 @@ import torch
 import torch.nn.functional as F
 
 from bytevid_hf import BytesVideoConfig, BytesVideoForClassification, BytesVideoModel
-from bytevid_hf.configuration_bytevid import MIXER_TYPES, POOLING_METHODS
+from bytevid_hf.modeling.configuration_bytevid import MIXER_TYPES, POOLING_METHODS
+from bytevid_hf.modeling.mixers import MIXERS
 from bytevid_hf.flops import count_parameters, forward_flops
-from bytevid_hf.modeling.attention import sliding_window_attention
+from bytevid_hf.modeling.ablation_attention import sliding_window_attention
 
 REPO = Path(__file__).resolve().parents[1]
 # Small enough for tests; every mixer_type still has several chunks / attention windows at the first level.
@@ -192,9 +193,10 @@ def test_level_layout_of_flat_and_bf_ti():
     assert bf.level_widths == [24] * 4 and bf.total_pool_factor == 8 * 2**3
 
 
-@pytest.mark.parametrize("mixer_type", [m for m in MIXER_TYPES if m != "mamba"])
-def test_mamba_only_features_raise_naming_mixer_type(mixer_type):
-    from bytevid_hf.modeling import BytesVideoForCausalLM
+@pytest.mark.parametrize("mixer_type", [m for m in MIXER_TYPES if not MIXERS[m].stateful])
+def test_stateful_features_raise_naming_mixer_type(mixer_type):
+    """Streaming, a cache and state carry need a stateful mixer (the registry says which): a clear error otherwise."""
+    from bytevid_hf.parallel import train_with_state_carry
 
     model = tiny_model(mixer_type).eval()
     ids = torch.randint(0, 256, (1, 256), dtype=torch.uint8)
@@ -203,18 +205,33 @@ def test_mamba_only_features_raise_naming_mixer_type(mixer_type):
     with pytest.raises(ValueError, match=f"mixer_type={mixer_type!r}"):
         model.stream(ids[0].numpy().tobytes(), progress=False)
     with pytest.raises(ValueError, match=f"mixer_type={mixer_type!r}"):
-        BytesVideoForCausalLM(model.config)
-    model.bytevid.carry_states = True  # sub-sequence state carry (SequenceParallelStateCallback)
-    model.train()
+        train_with_state_carry(model.train(), ids, None, torch.tensor([0]), 2)
+
+
+@pytest.mark.parametrize("mixer_type", [m for m in MIXER_TYPES if m != "mamba"])
+def test_next_byte_prediction_is_mamba_only(mixer_type):
+    from bytevid_hf.modeling import BytesVideoForCausalLM
+
     with pytest.raises(ValueError, match=f"mixer_type={mixer_type!r}"):
-        model(ids)
+        BytesVideoForCausalLM(tiny_model(mixer_type).config)
+
+
+def test_flat_mamba_streams_like_its_full_forward():
+    """mamba_flat is stateful too (one level, no pooling): chunk by chunk with a cache equals one call."""
+    model = tiny_model("mamba_flat").eval()
+    ids = torch.randint(0, 256, (1, 700), dtype=torch.uint8)
+    with torch.no_grad():
+        full = model(ids).logits
+    torch.testing.assert_close(model.stream(ids[0], chunk_size=97, progress=False).logits, full, rtol=1e-4, atol=1e-5)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
 # FLOPs against torch's FLOP counter
 # ---------------------------------------------------------------------------------------------------------------------
-def _flopless_scan(x, delta, A, B, C, initial_state=None, chunk_size=64):
-    return torch.zeros_like(x, dtype=torch.float32), x.new_zeros(x.shape[0], x.shape[1], A.shape[1])
+def _flopless_scan(x, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False, initial_state=None,
+                   return_final_state=False, backend=None):
+    final = x.new_zeros(x.shape[0], x.shape[1], A.shape[1]) if return_final_state else None
+    return torch.zeros_like(x), final
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,8 @@
-"""bytevid_hf.parallel: state correction (Eq. 1–4), sequence parallelism across gloo processes, and sub-sequence
-training with state carry (functional loop and Trainer + SequenceParallelStateCallback)."""
+"""bytevid_hf.parallel: the state-correction math (Eq. 1–4), shard boundaries, the combination matrix (sequence
+parallelism × state carry × piece lengths × pooling × scan backend, against the single-process full-sequence run), and
+sub-sequence training with state carry (functional loop and SubsequenceTrainer)."""
 
-import copy
+import json
 import os
 import re
 import subprocess
@@ -13,69 +14,69 @@ import torch
 from torch.autograd.graph import saved_tensors_hooks
 from transformers import TrainerCallback
 
-from bytevid_hf import BytesVideoConfig, BytesVideoForClassification, SequenceParallelStateCallback
-from bytevid_hf.modeling.cache import BytesVideoCache
+import combination_matrix as matrix
+from bytevid_hf import BytesVideoConfig, BytesVideoForClassification
 from bytevid_hf.modeling.scan import selective_scan_reference
+from bytevid_hf.modeling.state_correction import (
+    boundary_states,
+    initial_state_output,
+    segment_log_decay,
+    zero_start_final_state,
+)
 from bytevid_hf.parallel import (
     SubsequenceDataset,
-    boundary_states,
+    SubsequenceTrainer,
     collate_subsequences,
-    shard_log_decay,
-    shard_sequence,
+    shard_bounds,
     split_subsequences,
-    state_correction,
-    state_correction_reference,
     subsequence_bounds,
 )
 
-WORKER = Path(__file__).with_name("sp_worker.py")
+MATRIX = Path(__file__).with_name("combination_matrix.py")
 
 
 def _scan_inputs(batch=2, channels=6, state=4, length=90, seed=0):
     g = torch.Generator().manual_seed(seed)
-    u = torch.randn(batch, channels, length, generator=g)
-    delta = torch.nn.functional.softplus(torch.randn(batch, channels, length, generator=g) - 1.5)
-    A = -torch.rand(channels, state, generator=g) * 2
-    B = torch.randn(batch, state, length, generator=g)
-    C = torch.randn(batch, state, length, generator=g)
+    u = torch.randn(batch, channels, length, generator=g, dtype=torch.float64)
+    delta = torch.nn.functional.softplus(torch.randn(batch, channels, length, generator=g, dtype=torch.float64) - 1.5)
+    A = -torch.rand(channels, state, generator=g, dtype=torch.float64) * 2
+    B = torch.randn(batch, state, length, generator=g, dtype=torch.float64)
+    C = torch.randn(batch, state, length, generator=g, dtype=torch.float64)
     return u, delta, A, B, C
 
 
-def test_state_correction_equals_closed_form():
-    _, delta, A, _, C = _scan_inputs()
-    h_prev = torch.randn(2, 6, 4)
-    torch.testing.assert_close(state_correction(delta, A, C, h_prev), state_correction_reference(delta, A, C, h_prev),
-                               rtol=1e-5, atol=1e-5)
-
-
 @pytest.mark.parametrize("shards", [1, 2, 3, 5])
-def test_sharded_scan_with_correction_equals_one_scan(shards):
-    """Eq. 1–4 end to end on the naive recurrence: shards from zero states + boundary states + correction."""
+def test_sharded_scan_with_state_correction_equals_one_scan(shards):
+    """Eq. 1–4 end to end against the naive recurrence: each shard from a zero state (its transition in closed form),
+    the boundary states (Eq. 3), and each shard's output corrected by its boundary state (Eq. 4)."""
     u, delta, A, B, C = _scan_inputs()
-    h0 = torch.randn(2, 6, 4)
-    y_full, h_full = selective_scan_reference(u, delta, A, B, C, initial_state=h0)
+    h0 = torch.randn(2, 6, 4, dtype=torch.float64)
+    y_full, h_full = selective_scan_reference(u, delta, A, B, C, initial_state=h0, return_final_state=True)
     edges = torch.linspace(0, u.shape[-1], shards + 1).round().long().tolist()
     pieces = [slice(edges[i], edges[i + 1]) for i in range(shards)]
-    local = [selective_scan_reference(u[..., s], delta[..., s], A, B[..., s], C[..., s]) for s in pieces]
-    bounds = boundary_states([h for _, h in local], [shard_log_decay(delta[..., s], A) for s in pieces], h0)
-    y = torch.cat([y0 + state_correction(delta[..., s], A, C[..., s], bounds[i])
+    local = [selective_scan_reference(u[..., s], delta[..., s], A, B[..., s], C[..., s], return_final_state=True)
+             for s in pieces]
+    for (_, h_local), s in zip(local, pieces):  # the closed-form zero-start final state used for fused kernels
+        torch.testing.assert_close(zero_start_final_state(u[..., s], delta[..., s], A, B[..., s]), h_local.float(),
+                                   rtol=1e-5, atol=1e-6)
+    bounds = boundary_states([h for _, h in local], [segment_log_decay(delta[..., s], A).double() for s in pieces], h0)
+    y = torch.cat([y0 + initial_state_output(delta[..., s], A, C[..., s], bounds[i]).double()
                    for i, ((y0, _), s) in enumerate(zip(local, pieces))], dim=-1)
-    torch.testing.assert_close(y, y_full, rtol=1e-4, atol=1e-5)
-    torch.testing.assert_close(bounds[-1], h_full, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(y, y_full, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(bounds[-1], h_full, rtol=1e-5, atol=1e-6)
 
 
-def test_shard_sequence_pads_and_aligns():
-    ids = torch.arange(1000).remainder(256).to(torch.uint8)[None].repeat(2, 1)
-    mask = torch.ones(2, 1000, dtype=torch.long)
-    mask[1, 700:] = 0
-    shards = [shard_sequence(ids, mask, rank=r, world_size=3, align=64) for r in range(3)]
-    assert all(s[0].shape == (2, 384) for s in shards)  # ceil(1000 / 3) = 334 -> 384
-    joined_ids = torch.cat([s[0] for s in shards], 1)
-    joined_mask = torch.cat([s[1] for s in shards], 1)
-    assert torch.equal(joined_ids[:, :1000], ids) and not joined_mask[:, 1000:].any()
-    assert torch.equal(joined_mask[:, :1000], mask.bool())
-    with pytest.raises(ValueError, match="rank"):
-        shard_sequence(ids, rank=3, world_size=3)
+def test_shard_bounds_cut_on_whole_pooling_windows():
+    assert shard_bounds(1000, 1, 64) == [(0, 1000)]
+    bounds = shard_bounds(1000, 3, 64)
+    assert [b for b in bounds] == [(0, 320), (320, 640), (640, 1000)]
+    # after 3 cached bytes the video's windows end at 61, 125, ... bytes into this input
+    bounds = shard_bounds(771, 4, 64, offset=3)
+    assert bounds[0][0] == 0 and bounds[-1][1] == 771
+    assert all((3 + end) % 64 == 0 for _, end in bounds[:-1]) and all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
+    assert all(end > start for start, end in bounds)
+    with pytest.raises(ValueError, match="give every rank at least 64 bytes"):
+        shard_bounds(150, 4, 64)
 
 
 def test_subsequence_bounds():
@@ -88,30 +89,74 @@ def test_subsequence_bounds():
     ids = torch.zeros(2, 1000, dtype=torch.uint8)
     mask = torch.ones(2, 1000, dtype=torch.long)
     mask[1, 400:] = 0
-    with pytest.raises(ValueError, match="no real byte"):
+    with pytest.raises(ValueError, match="state carry needs every byte of the batch to be real"):
         split_subsequences(ids, mask, 2, 64)
 
 
-@pytest.mark.parametrize(
-    "pooling, length, subsequences, world, adapter",
-    [("concat", 1000, 1, 2, ""), ("attention", 1777, 1, 4, ""), ("average", 3000, 3, 2, ""),
-     ("concat", 1000, 1, 2, "lora")],
-)
-def test_sequence_parallel_matches_single_process(pooling, length, subsequences, world, adapter, tmp_path):
-    """torchrun + gloo: every rank's logits, last-level shard and averaged gradients equal the single-process run
-    (also with LoRA adapters on the Mamba projections, whose conv halo and state correction must include them)."""
-    env = dict(os.environ, OMP_NUM_THREADS="1", BYTEVID_SCAN_THREADS="1")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={world}",
-           str(WORKER), pooling, str(length), str(subsequences), adapter]
-    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+# ---------------------------------------------------------------------------------------------------------------------
+# The combination matrix (tests/combination_matrix.py)
+# ---------------------------------------------------------------------------------------------------------------------
+def _torchrun(world, cases, tmp_path):
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={world}", str(MATRIX),
+           json.dumps(cases)]
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
-    assert sorted(int(r) for r in re.findall(r"rank (\d+): OK", proc.stdout)) == list(range(world)), proc.stdout
+    found = {int(r): int(n) for r, n in re.findall(r"rank (\d+): OK (\d+) cases", proc.stdout)}
+    assert found == {rank: len(cases) for rank in range(world)}, proc.stdout
+
+
+def _reduced(cases):
+    """The default suite's share of the 4-rank product: state carry with every piece length and pooling, each
+    backend once per length."""
+    return [c for i, c in enumerate(cases) if c["carry"] and (i // 2 + (c["backend"] == "c")) % 2]
+
+
+@pytest.mark.parametrize("case", matrix.all_cases(), ids=lambda c: "-".join(str(v) for v in c.values()))
+def test_matrix_one_process(case):
+    """Pieces with a carried cache equal one call on the whole sequence (hidden positions, final states, gradients)."""
+    matrix.check(case)
+
+
+def test_matrix_two_ranks(tmp_path):
+    """Every case on 2 gloo ranks, plus LoRA adapters on the Mamba projections (their conv halo and state
+    transition must include them)."""
+    _torchrun(2, matrix.all_cases() + [{**matrix.all_cases()[-1], "lora": True}], tmp_path)
+
+
+def test_matrix_four_ranks_reduced(tmp_path):
+    _torchrun(4, _reduced(matrix.all_cases()), tmp_path)
+
+
+@pytest.mark.slow
+def test_matrix_four_ranks_full(tmp_path):
+    _torchrun(4, matrix.all_cases(), tmp_path)
+
+
+def test_the_matrix_sees_a_lost_state(monkeypatch):
+    """The check is sensitive: detaching the carried cache (gradients stop at piece boundaries) or dropping the
+    pooling buffers of an open window fails it."""
+    from bytevid_hf.modeling.modeling_bytevid import BytesVideoModel
+
+    case = {"carry": True, "lengths": "odd", "pooling": "average", "backend": "c"}
+    forward, pool = BytesVideoModel.forward, BytesVideoModel._pool
+
+    def detached(self, *args, cache=None, **kwargs):
+        return forward(self, *args, cache=None if cache is None else cache.detach(), **kwargs)
+
+    monkeypatch.setattr(BytesVideoModel, "forward", detached)
+    with pytest.raises(AssertionError, match="grad"):
+        matrix.check(case)
+    monkeypatch.setattr(BytesVideoModel, "forward", forward)
+    monkeypatch.setattr(BytesVideoModel, "_pool", lambda self, level, h, m, buffer, c: pool(self, level, h, m, None, c))
+    with pytest.raises(AssertionError):
+        matrix.check(case)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Sub-sequence training with Trainer
 # ---------------------------------------------------------------------------------------------------------------------
-LENGTH, PIECES = 1_000_000, 8
+LENGTH, PIECES, ALIGN = 1_000_000, 8, 256
 
 
 def _model():
@@ -120,17 +165,14 @@ def _model():
 
 
 def _truncated_bptt_reference(model, ids, label):
-    """Hand-written loop on the streaming path: each piece continues the detached states of the previous one and is
-    classified from the mean of its own last-level positions; loss / K, gradients accumulated."""
-    cache = BytesVideoCache.empty(model.config)
-    align = model.config.pool_size**model.config.num_levels
-    for start, end in subsequence_bounds(ids.shape[1], PIECES, align):
-        positions = model.bytevid.stream_step(ids[:, start:end], cache)  # (1, n, D_last), normed
-        logits = model.classifier(positions.mean(1))
-        loss = torch.nn.functional.cross_entropy(logits, label) / PIECES
+    """Hand-written loop: each piece continues the detached cache of the previous one and is classified from the
+    representation of everything so far; loss / K, gradients accumulated."""
+    cache = None
+    for start, end in subsequence_bounds(ids.shape[1], PIECES, ALIGN):
+        out = model(ids[:, start:end], cache=cache, use_cache=True)
+        loss = torch.nn.functional.cross_entropy(out.logits, label) / PIECES
         loss.backward()
-        cache = cache.detach()
-        cache.pooled_sum, cache.pooled_count = None, 0
+        cache = out.cache.detach()
     return {n: p.grad.clone() for n, p in model.named_parameters()}
 
 
@@ -144,7 +186,7 @@ class _FirstStepGrads(TrainerCallback):
 
 
 def test_trainer_trains_a_million_bytes_in_eight_subsequences(tmp_path):
-    from transformers import Trainer, TrainingArguments
+    from transformers import TrainingArguments
 
     g = torch.Generator().manual_seed(3)
     video = torch.randint(0, 256, (LENGTH,), generator=g, dtype=torch.uint8)
@@ -152,15 +194,15 @@ def test_trainer_trains_a_million_bytes_in_eight_subsequences(tmp_path):
     expected = _truncated_bptt_reference(_model(), video[None], label)
 
     model = _model()
-    dataset = SubsequenceDataset([{"input_ids": video, "labels": 2}], PIECES, align=256, shuffle=False)
+    dataset = SubsequenceDataset([{"input_ids": video, "labels": 2}], PIECES, align=ALIGN, shuffle=False)
     args = TrainingArguments(
         output_dir=str(tmp_path), per_device_train_batch_size=1, gradient_accumulation_steps=PIECES, max_steps=1,
         learning_rate=1e-3, max_grad_norm=0.0, report_to=[], save_strategy="no", logging_steps=1,
         remove_unused_columns=False, use_cpu=True, dataloader_num_workers=0, disable_tqdm=True,
     )
     grads = _FirstStepGrads()
-    trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=collate_subsequences,
-                      callbacks=[SequenceParallelStateCallback(), grads])
+    trainer = SubsequenceTrainer(model=model, args=args, train_dataset=dataset, data_collator=collate_subsequences,
+                                 callbacks=[grads])
     saved_per_forward, current = [], [0]
 
     def pack(t):
@@ -178,7 +220,7 @@ def test_trainer_trains_a_million_bytes_in_eight_subsequences(tmp_path):
     assert grads.grads is not None
     for name, grad in grads.grads.items():
         torch.testing.assert_close(grad, expected[name], rtol=1e-4, atol=1e-6, msg=lambda m, n=name: f"{n}: {m}")
-    assert not model.bytevid.carry_states  # switched off again at the end of training
+    assert trainer.carried_cache is not None and not hasattr(model.bytevid, "carried_states")  # the trainer's state
 
     # Activation memory follows the sub-sequence, not the video: every micro-batch saved about as much as one forward
     # on a 125,000-byte input, an eighth of what the whole million bytes would need.
@@ -189,17 +231,31 @@ def test_trainer_trains_a_million_bytes_in_eight_subsequences(tmp_path):
     assert saved_per_forward and max(saved_per_forward) <= 1.25 * one_piece, (saved_per_forward, one_piece)
 
 
-def test_state_carry_resets_on_new_video():
-    model = _model().train()
-    from bytevid_hf.parallel import enable_state_carry
+def test_subsequence_trainer_starts_every_video_from_an_empty_state(tmp_path):
+    """subsequence_index 0 starts a new video; any other index continues the trainer's carried (detached) cache."""
+    from transformers import TrainingArguments
 
-    enable_state_carry(model)
+    model = _model().train()
+    trainer = SubsequenceTrainer(model=model, args=TrainingArguments(output_dir=str(tmp_path), report_to=[],
+                                                                     use_cpu=True))
     ids = torch.randint(0, 256, (1, 512), dtype=torch.uint8)
-    first = model(ids, labels=torch.tensor([0]), subsequence_index=torch.tensor([0])).logits
-    carried = model(ids, labels=torch.tensor([0]), subsequence_index=torch.tensor([1])).logits
-    restarted = model(ids, labels=torch.tensor([0]), subsequence_index=torch.tensor([0])).logits
+
+    def loss(index):
+        return trainer.compute_loss(model, {"input_ids": ids, "labels": torch.tensor([0]),
+                                            "subsequence_index": torch.tensor([index])}).detach()
+
+    first, carried, restarted = loss(0), loss(1), loss(0)
     torch.testing.assert_close(restarted, first)
     assert not torch.allclose(carried, first)
-    fresh = copy.deepcopy(model)
-    enable_state_carry(fresh, False)
-    torch.testing.assert_close(fresh(ids).logits, first)
+    expected = model(torch.cat((ids, ids), 1), labels=torch.tensor([0])).loss
+    loss(0)
+    torch.testing.assert_close(loss(1), expected.detach(), rtol=1e-5, atol=1e-6)  # = one call on both pieces
+    with pytest.raises(ValueError, match="mixes new videos"):
+        trainer.compute_loss(model, {"input_ids": ids.repeat(2, 1), "labels": torch.tensor([0, 1]),
+                                     "subsequence_index": torch.tensor([0, 1])})
+
+
+def test_a_plain_forward_refuses_subsequence_rows():
+    """SubsequenceDataset rows through a plain Trainer would silently train without state carry."""
+    with pytest.raises(TypeError, match="SubsequenceTrainer"):
+        _model()(torch.zeros(1, 64, dtype=torch.uint8), subsequence_index=torch.tensor([1]))

@@ -26,7 +26,7 @@ from transformers import (
 
 from bytevid_hf import BytesVideoConfig, BytesVideoForClassification, BytesVideoProcessor
 from bytevid_hf.auto_qa import register_qa_auto_classes
-from bytevid_hf.configuration_qa import BytesVideoGemmaConfig
+from bytevid_hf.modeling.configuration_qa import BytesVideoGemmaConfig
 from bytevid_hf.modeling.modeling_qa import BytesVideoGemmaForQA
 from bytevid_hf.processing.processing_qa import BytesVideoQAProcessor, add_video_token
 from bytevid_hf.qa_metrics import (

@@ -1,7 +1,7 @@
 """Resumable training (issue 8.4): a Trainer run interrupted after a checkpoint and resumed with
 ``trainer.train(resume_from_checkpoint=...)`` reproduces the uninterrupted run (the same per-step losses and final
-weights), for plain fine-tuning and for long-video training with sub-sequences and SequenceParallelStateCallback
-(state carry; its ExportableState comes back from the checkpoint).
+weights), for plain fine-tuning and for long-video training with sub-sequences (SubsequenceTrainer's state carry)
+and SequenceParallelCallback (its ExportableState comes back from the checkpoint).
 
 prepare_data's kill-and-resume is tested in tests/test_prepare_data.py (a real SIGKILL mid-run, no duplicate or lost
 sample)."""
@@ -15,8 +15,8 @@ import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
 from bytevid_hf import BytesVideoConfig, BytesVideoForClassification
-from bytevid_hf.callbacks import SequenceParallelStateCallback
-from bytevid_hf.parallel import SubsequenceDataset, collate_subsequences
+from bytevid_hf.callbacks import SequenceParallelCallback
+from bytevid_hf.parallel import SubsequenceDataset, SubsequenceTrainer, collate_subsequences
 from bytevid_hf.testing_utils import make_long_memory_
 
 
@@ -77,7 +77,8 @@ def assert_same_weights(a, b):
         torch.testing.assert_close(sb[name], sa[name], rtol=1e-5, atol=1e-7, msg=lambda m, n=name: f"{n}: {m}")
 
 
-def run(out, dataset, collator, callbacks, max_steps, accumulation=1, resume=None, interrupt=None, restore=False):
+def run(out, dataset, collator, callbacks, max_steps, accumulation=1, resume=None, interrupt=None, restore=False,
+        trainer_class=Trainer):
     args = TrainingArguments(
         str(out), max_steps=max_steps, per_device_train_batch_size=2 if accumulation == 1 else 1,
         gradient_accumulation_steps=accumulation, learning_rate=3e-3, logging_steps=1, save_steps=3,
@@ -87,8 +88,8 @@ def run(out, dataset, collator, callbacks, max_steps, accumulation=1, resume=Non
     )
     recorder = StepRecorder()
     extra = [recorder] + ([InterruptAt(interrupt)] if interrupt else [])
-    trainer = Trainer(model=long_memory_model(), args=args, train_dataset=dataset, data_collator=collator,
-                      callbacks=callbacks() + extra)
+    trainer = trainer_class(model=long_memory_model(), args=args, train_dataset=dataset, data_collator=collator,
+                            callbacks=callbacks() + extra)
     trainer.steps_run = recorder.steps
     if interrupt:
         with pytest.raises(Interrupt):
@@ -114,56 +115,61 @@ def test_plain_finetuning_resume_reproduces_uninterrupted_run(tmp_path):
     assert_same_weights(full.model, resumed.model)
 
 
-def test_long_video_resume_with_state_carry_reproduces_uninterrupted_run(tmp_path, monkeypatch):
-    """SubsequenceDataset (K=2 pieces of one video per step, state carried from piece 1 to piece 2 by
-    SequenceParallelStateCallback): resuming must skip exactly the consumed pieces, so that each step again sees
-    piece 1 then piece 2 of the same video. A misaligned resume (piece 2 first, or a state carried across videos)
-    changes the losses."""
+def test_long_video_resume_with_state_carry_reproduces_uninterrupted_run(tmp_path):
+    """SubsequenceDataset (K=2 pieces of one video per step, the cache carried from piece 1 to piece 2 by
+    SubsequenceTrainer): resuming must skip exactly the consumed pieces, so that each step again sees piece 1 then
+    piece 2 of the same video. A misaligned resume (piece 2 first, or a state carried across videos) changes the
+    losses."""
     rows = random_rows(4, 4096)
     dataset = SubsequenceDataset(rows, num_subsequences=2, align=256, seed=0)
 
     def callbacks():
-        return [SequenceParallelStateCallback(sequence_parallel=False)]
+        return [SequenceParallelCallback(sequence_parallel=False)]
 
-    full = run(tmp_path / "full", dataset, collate_subsequences, callbacks, max_steps=6, accumulation=2)
-    run(tmp_path / "crashed", dataset, collate_subsequences, callbacks, max_steps=6, accumulation=2, interrupt=5)
+    def long_run(out, **kwargs):
+        return run(out, dataset, collate_subsequences, callbacks, max_steps=6, accumulation=2,
+                   trainer_class=SubsequenceTrainer, **kwargs)
+
+    full = long_run(tmp_path / "full")
+    long_run(tmp_path / "crashed", interrupt=5)
     checkpoint = tmp_path / "crashed" / "checkpoint-3"
     state = json.loads((checkpoint / "trainer_state.json").read_text())
-    saved = state["stateful_callbacks"]["SequenceParallelStateCallback"]
+    saved = state["stateful_callbacks"]["SequenceParallelCallback"]
     assert saved["args"] == {"sequence_parallel": False, "timeout": None, "process_group": None}
-    resumed = run(tmp_path / "crashed", dataset, collate_subsequences, callbacks, max_steps=6, accumulation=2,
-                  resume=str(checkpoint), restore=True)
+    resumed = long_run(tmp_path / "crashed", resume=str(checkpoint), restore=True)
     expected, got = losses(full), losses(resumed)
     assert resumed.steps_run == [4, 5, 6] and sorted(got) == [1, 2, 3, 4, 5, 6]
     for step in (4, 5, 6):
         assert got[step] == pytest.approx(expected[step], rel=1e-5), (step, got, expected)
     assert_same_weights(full.model, resumed.model)
-    assert not resumed.model.bytevid.carry_states  # the callback switched state carry off at the end
 
-    # The comparison can see a lost state: the same run without state carry has other losses
-    import bytevid_hf.parallel
+    # The comparison can see a lost state: the same run without state carry (every piece from an empty state) has
+    # other losses
+    class NoCarry(SubsequenceTrainer):
+        def compute_loss(self, model, inputs, *args, **kwargs):
+            return super().compute_loss(model, {**inputs, "subsequence_index": torch.zeros(1, dtype=torch.long)},
+                                        *args, **kwargs)
 
-    real = bytevid_hf.parallel.enable_state_carry
-    monkeypatch.setattr(bytevid_hf.parallel, "enable_state_carry", lambda model, enabled=True: real(model, False))
-    no_carry = losses(run(tmp_path / "no_carry", dataset, collate_subsequences, callbacks, max_steps=6, accumulation=2))
+    no_carry = losses(run(tmp_path / "no_carry", dataset, collate_subsequences, callbacks, max_steps=6, accumulation=2,
+                          trainer_class=NoCarry))
     assert max(abs(no_carry[s] - expected[s]) / abs(expected[s]) for s in (4, 5, 6)) > 1e-3, (no_carry, expected)
 
 
 def test_sequence_parallel_callback_state_round_trips():
-    """ExportableState: the correction statistics not yet logged at a checkpoint are restored (via Trainer's own
+    """ExportableState: the statistics not yet logged at a checkpoint are restored (via Trainer's own
     ``from_state`` path), a JSON round trip loses nothing, and a custom process group is refused rather than silently
     replaced by the world group."""
-    callback = SequenceParallelStateCallback(sequence_parallel=True, timeout=45.0)
+    callback = SequenceParallelCallback(sequence_parallel=True, timeout=45.0)
     callback.pending_correction_stats = [[0.5, 2.0], [0.25, 1.0]]
     stored = json.loads(json.dumps(callback.state()))
-    restored = SequenceParallelStateCallback.from_state(stored)
+    restored = SequenceParallelCallback.from_state(stored)
     assert (restored.sequence_parallel, restored.timeout) == (True, 45.0)
     assert restored.pending_correction_stats == [[0.5, 2.0], [0.25, 1.0]]
-    custom = SequenceParallelStateCallback(process_group=object()).state()
+    custom = SequenceParallelCallback(process_group=object()).state()
     with pytest.raises(ValueError, match="custom process_group"):
-        SequenceParallelStateCallback.from_state(custom)
+        SequenceParallelCallback.from_state(custom)
     with pytest.raises(ValueError, match="timeout"):
-        SequenceParallelStateCallback(timeout=0)
+        SequenceParallelCallback(timeout=0)
 
 
 def _train_long(out, extra=()):
@@ -181,7 +187,7 @@ def _train_long(out, extra=()):
             "true", "--seed", "0", "--max_grad_norm", "0", "--optim", "sgd", *extra]
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", str(script),
                 "--ddp_backend", "gloo", "--ddp_timeout", "120"]
-    env = dict(os.environ, OMP_NUM_THREADS="1", BYTEVID_SCAN_THREADS="1")
+    env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.run(launcher + args, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
     return json.loads((out / "trainer_state.json").read_text())["log_history"]
@@ -190,13 +196,13 @@ def _train_long(out, extra=()):
 @pytest.mark.slow
 def test_sequence_parallel_resume_under_torchrun_reproduces_uninterrupted_run(tmp_path):
     """2 ranks, 4 steps, checkpoint every 2: resuming from checkpoint-2 with the callback state restored gives the
-    uninterrupted run's losses, state-correction statistics and final weights."""
+    uninterrupted run's losses, sequence-parallel statistics and final weights."""
     from safetensors.torch import load_file
 
     full = _train_long(tmp_path / "full")
     resumed = _train_long(tmp_path / "resumed", ["--resume_from_checkpoint", str(tmp_path / "full" / "checkpoint-2"),
                                                  "--restore_callback_states_from_checkpoint", "true"])
-    for key in ("loss", "sp_state_correction_rms", "sp_local_output_rms"):
+    for key in ("loss", "sp_boundary_state_rms", "sp_local_state_rms"):
         expected = {e["step"]: e[key] for e in full if key in e}
         got = {e["step"]: e[key] for e in resumed if key in e}
         assert sorted(expected) == [1, 2, 3, 4] and sorted(got) == [1, 2, 3, 4], (key, expected, got)
@@ -209,19 +215,19 @@ def test_sequence_parallel_resume_under_torchrun_reproduces_uninterrupted_run(tm
 
 @pytest.mark.slow
 def test_sequence_parallel_callback_statistics_survive_resume(tmp_path):
-    """Log every 3 steps, checkpoint every 2: at checkpoint-2 the state-correction statistics of steps 1–2 are not
+    """Log every 3 steps, checkpoint every 2: at checkpoint-2 the sequence-parallel statistics of steps 1–2 are not
     yet logged. Restored from the checkpoint (ExportableState), the step-3 log averages steps 1–3 as in the
     uninterrupted run; without restoring, it would average step 3 alone."""
     full = _train_long(tmp_path / "full", ["--logging_steps", "3"])
     checkpoint = tmp_path / "full" / "checkpoint-2"
     saved = json.loads((checkpoint / "trainer_state.json").read_text())["stateful_callbacks"]
-    assert len(saved["SequenceParallelStateCallback"]["attributes"]["pending_correction_stats"]) > 0
+    assert len(saved["SequenceParallelCallback"]["attributes"]["pending_correction_stats"]) > 0
     resume = ["--logging_steps", "3", "--resume_from_checkpoint", str(checkpoint)]
     restored = _train_long(tmp_path / "restored", resume + ["--restore_callback_states_from_checkpoint", "true"])
     not_restored = _train_long(tmp_path / "not_restored", resume)
 
     def at_step_3(history):
-        return next(e["sp_state_correction_rms"] for e in history if e.get("step") == 3 and "sp_state_correction_rms" in e)
+        return next(e["sp_boundary_state_rms"] for e in history if e.get("step") == 3 and "sp_boundary_state_rms" in e)
 
     assert at_step_3(restored) == pytest.approx(at_step_3(full), rel=1e-4)
     assert at_step_3(not_restored) != pytest.approx(at_step_3(full), rel=1e-4)

@@ -137,7 +137,7 @@ def test_edited_config_json_is_validated_on_load(tmp_path):
 
 def test_qa_model_refuses_pickle_too(tmp_path):
     """BytesVideoGemmaForQA (bytes encoder + a 2-layer Gemma) shares the guard."""
-    from bytevid_hf.configuration_qa import BytesVideoGemmaConfig
+    from bytevid_hf.modeling.configuration_qa import BytesVideoGemmaConfig
     from bytevid_hf.modeling import BytesVideoGemmaForQA
 
     text = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,

@@ -1,5 +1,6 @@
 """The C selective-scan kernel (CPU): exactness against the naive recurrence and the torch scan, every gradient,
-extreme time steps, thread-count independence, the env switch and the fallback to torch when it cannot be built."""
+extreme time steps, thread-count independence, its custom ops (``torch.library.opcheck``) and what happens when it
+cannot be built (``ssm_backend="auto"`` falls back to the torch scan, ``"c"`` raises)."""
 
 import logging
 import sys
@@ -7,9 +8,15 @@ import sys
 import pytest
 import torch
 
-from bytevid_hf.modeling import scan as scan_module
-from bytevid_hf.modeling import scan_kernel
-from bytevid_hf.modeling.scan import selective_scan, selective_scan_reference
+from functools import partial
+
+from bytevid_hf.modeling import scan_c as scan_kernel
+from bytevid_hf.modeling.scan import SCAN_BACKENDS, resolve_scan_backend, selective_scan_reference
+from bytevid_hf.modeling.scan import selective_scan as _interface
+
+selective_scan = partial(_interface, return_final_state=True, backend="c")
+torch_selective_scan = partial(_interface, return_final_state=True, backend="torch")
+selective_scan_reference = partial(selective_scan_reference, return_final_state=True)
 
 NAMES = ["u", "delta", "A", "B", "C", "h0"]
 
@@ -27,11 +34,10 @@ def _threads():
 
 
 @pytest.fixture
-def c_kernel(monkeypatch):
-    """Force the C path (skip when this machine cannot build it)."""
+def c_kernel():
+    """The C kernel (skip when this machine cannot build it)."""
     if not scan_kernel.kernel_available():
         pytest.skip(f"C kernel unavailable: {scan_kernel.kernel_info().get('error')}")
-    monkeypatch.setenv(scan_kernel.ENV_VAR, "c")
     return scan_kernel
 
 
@@ -96,7 +102,7 @@ def test_c_kernel_other_state_sizes(c_kernel, state):
     assert_all_close(run_with_grads(selective_scan, inputs), run_with_grads(selective_scan_reference, inputs))
 
 
-def test_c_kernel_matches_torch_chunked_scan(c_kernel, monkeypatch):
+def test_c_kernel_matches_torch_chunked_scan(c_kernel):
     """Long sequence (several checkpoint blocks, two super-blocks), two channel groups, the mixer's layouts
     (B, C as transposed views, delta non-contiguous)."""
     u, delta, A, B, C, h0 = make_inputs(batch=2, channels=20, length=1100, seed=11)
@@ -104,8 +110,7 @@ def test_c_kernel_matches_torch_chunked_scan(c_kernel, monkeypatch):
     delta = delta.transpose(1, 2).contiguous().transpose(1, 2)
     inputs = (u, delta, A, B, C, h0)
     got = run_with_grads(selective_scan, inputs)
-    monkeypatch.setenv(scan_kernel.ENV_VAR, "torch")
-    want = run_with_grads(selective_scan, inputs)
+    want = run_with_grads(torch_selective_scan, inputs)
     assert_all_close(got, want, rtol=1e-4, atol=1e-4, grad_rtol=1e-3, grad_atol=1e-3)
 
 
@@ -179,61 +184,44 @@ def test_results_do_not_depend_on_thread_count(c_kernel):
             assert torch.equal(a, b)
 
 
-def test_env_torch_forces_the_torch_scan(monkeypatch):
-    monkeypatch.setenv(scan_kernel.ENV_VAR, "torch")
-    monkeypatch.setattr(scan_kernel, "c_selective_scan", lambda *a: pytest.fail("C kernel used under =torch"))
-    inputs = make_inputs(length=20)
-    y, h = selective_scan(*inputs[:5], initial_state=inputs[5])
-    y_ref, h_ref = selective_scan_reference(*inputs[:5], initial_state=inputs[5])
-    torch.testing.assert_close(y, y_ref, rtol=1e-4, atol=1e-5)
-    torch.testing.assert_close(h, h_ref, rtol=1e-4, atol=1e-5)
+def test_custom_ops_pass_opcheck(c_kernel):
+    """Schema, fake (meta) implementation and autograd registration of the C kernel's ops, as torch.compile and
+    torch.export use them."""
+    u, delta, A, B, C, h0 = make_inputs(batch=2, channels=5, length=70, state=8, seed=2)
+    args = [t.clone().requires_grad_() for t in (u, delta, A, B, C, h0)]
+    torch.library.opcheck(scan_kernel.c_scan_forward, (*args, True))
+    torch.library.opcheck(scan_kernel.c_scan_forward, (u, delta, A, B, C, h0, False))
 
 
-def test_auto_uses_the_c_kernel_on_cpu(monkeypatch):
+def test_auto_uses_the_c_kernel_on_cpu():
     if not scan_kernel.kernel_available():
         pytest.skip("C kernel unavailable")
-    monkeypatch.delenv(scan_kernel.ENV_VAR, raising=False)
-    calls = []
-    real = scan_kernel.c_selective_scan
-    monkeypatch.setattr(scan_module, "c_selective_scan", lambda *a: calls.append(1) or real(*a))  # scan.py's name
-    inputs = make_inputs(length=20)
-    selective_scan(*(t.double() for t in inputs[:5]), initial_state=inputs[5])  # fp64 inputs are cast to fp32
-    assert calls == [1]
+    assert resolve_scan_backend("auto", "cpu") == "c"
 
 
-def test_unknown_env_value_is_an_error(monkeypatch):
-    monkeypatch.setenv(scan_kernel.ENV_VAR, "fortran")
-    with pytest.raises(ValueError, match=scan_kernel.ENV_VAR):
-        selective_scan(*make_inputs(length=3)[:5])
-
-
-def test_without_compiler_falls_back_with_one_warning(no_compiler, monkeypatch, caplog):
-    monkeypatch.delenv(scan_kernel.ENV_VAR, raising=False)
+def test_without_compiler_falls_back_with_one_warning(no_compiler, caplog):
     inputs = make_inputs(length=70)
     with caplog.at_level(logging.WARNING, logger=scan_kernel.__name__):
         for _ in range(3):
-            got = run_with_grads(selective_scan, inputs)
+            assert resolve_scan_backend("auto", "cpu") == "torch"
+            got = run_with_grads(partial(_interface, return_final_state=True), inputs)
     warnings = [r for r in caplog.records if r.name == scan_kernel.__name__ and r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "torch scan" in warnings[0].getMessage()
     assert not scan_kernel.kernel_available()
     assert_all_close(got, run_with_grads(selective_scan_reference, inputs))
-    monkeypatch.setenv(scan_kernel.ENV_VAR, "c")
-    with pytest.raises(RuntimeError, match="could not be built"):
+    with pytest.raises(RuntimeError, match="backend 'c' is not available: RuntimeError: no C compiler found"):
         selective_scan(*inputs[:5])
 
 
 def test_compile_error_falls_back(monkeypatch, tmp_path, caplog):
     if not scan_kernel._compilers():
         pytest.skip("no C compiler")
-    broken = tmp_path / "broken.c"
-    broken.write_text("this is not C;\n")
-    monkeypatch.setattr(scan_kernel, "SOURCE", broken)
+    monkeypatch.setattr(scan_kernel, "C_SOURCE", "this is not C;\n")
     monkeypatch.setenv("BYTEVID_HF_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv(scan_kernel.ENV_VAR, raising=False)
     scan_kernel.reset_kernel()
     try:
         with caplog.at_level(logging.WARNING, logger=scan_kernel.__name__):
-            y, _ = selective_scan(*make_inputs(length=5)[:5])
+            y, _ = _interface(*make_inputs(length=5)[:5])
         assert y.shape == (2, 6, 5) and not scan_kernel.kernel_available()
         assert "could not build" in caplog.text
         assert not list((tmp_path / "cache").glob("*.so"))
@@ -268,8 +256,8 @@ def test_loading_the_kernel_keeps_subnormals(c_kernel):
     assert (torch.tensor([1e-39]) * 0.5).item() > 0
 
 
-def test_mamba_model_c_vs_torch(monkeypatch):
-    """A whole (tiny) model, forward and backward: the C path agrees with the torch path."""
+def test_mamba_model_c_vs_torch():
+    """A whole (tiny) model, forward and backward: the C backend agrees with the torch backend."""
     if not scan_kernel.kernel_available():
         pytest.skip("C kernel unavailable")
     from bytevid_hf import BytesVideoConfig, BytesVideoForClassification
@@ -279,10 +267,10 @@ def test_mamba_model_c_vs_torch(monkeypatch):
     ids = torch.randint(0, 256, (2, 400), dtype=torch.uint8)
     labels = torch.tensor([0, 2])
     results = {}
-    for mode in ("c", "torch"):
-        monkeypatch.setenv(scan_kernel.ENV_VAR, mode)
+    for backend in ("c", "torch"):
+        model.config.ssm_backend = backend
         out = model(ids, labels=labels)
-        results[mode] = (out.logits, torch.autograd.grad(out.loss, list(model.parameters())))
+        results[backend] = (out.logits, torch.autograd.grad(out.loss, list(model.parameters())))
     torch.testing.assert_close(results["c"][0], results["torch"][0], rtol=1e-4, atol=1e-5)
     for g_c, g_t in zip(results["c"][1], results["torch"][1]):
         torch.testing.assert_close(g_c, g_t, rtol=1e-3, atol=1e-5)

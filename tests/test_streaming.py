@@ -1,4 +1,5 @@
-"""Streaming inference: chunk-by-chunk processing equals the full forward, from every kind of source."""
+"""Streaming: chunk-by-chunk processing equals the full forward, from every kind of source; ``cache`` / ``use_cache``
+keep transformers' meaning (a harmless flag; a cache in, a new one out, the one passed in untouched)."""
 
 import io
 
@@ -7,7 +8,7 @@ import pytest
 import torch
 
 from bytevid_hf import BytesVideoConfig, BytesVideoForClassification, BytesVideoModel
-from bytevid_hf.processing.chunks import iter_byte_chunks
+from bytevid_hf.modeling.byte_chunks import iter_byte_chunks
 
 
 def model_for(pooling="concat", seed=0):
@@ -89,8 +90,11 @@ def test_stream_errors_are_clear(tmp_path):
     ids = torch.randint(0, 256, (2, 10), dtype=torch.uint8)
     mask = torch.ones(2, 10, dtype=torch.long)
     mask[1, 5:] = 0
+    cache = model(ids[:, :5], use_cache=True).cache
     with pytest.raises(ValueError, match="every byte of the chunk must be real"):
-        model(ids, attention_mask=mask, use_cache=True)
+        model(ids, attention_mask=mask, cache=cache)
+    with pytest.raises(ValueError, match="cache holds 2 stream"):
+        model(ids[:1], cache=cache)
 
 
 def test_iter_byte_chunks_recuts_to_chunk_size():
@@ -102,16 +106,62 @@ def test_iter_byte_chunks_recuts_to_chunk_size():
         list(iter_byte_chunks(b"abc", 0))
 
 
-def test_long_inference_inputs_switch_to_streaming_automatically(capsys):
-    torch.manual_seed(0)
-    config = BytesVideoConfig.from_preset("bytes-micro", num_labels=3, streaming_threshold=500, streaming_chunk_size=128)
-    model = BytesVideoForClassification(config).eval()
-    ids = torch.randint(0, 256, (2, 1500), dtype=torch.uint8)
+def test_use_cache_is_a_harmless_flag():
+    """use_cache=True changes no output (only adds the cache), also on a padded batch and in training mode; a padded
+    batch whose rows differ in length has no common state: a warning, and cache=None."""
+    from transformers.utils import logging as hf_logging
+
+    model = model_for()
+    ids = torch.randint(0, 256, (2, 777), dtype=torch.uint8)
     mask = torch.ones_like(ids, dtype=torch.long)
-    mask[1, 1100:] = 0
+    for train in (False, True):
+        model.train(train)
+        plain = model.bytevid(ids)
+        cached = model.bytevid(ids, use_cache=True)
+        for key in ("last_hidden_state", "pooler_output", "attention_mask"):
+            torch.testing.assert_close(cached[key], plain[key], rtol=1e-5, atol=1e-6)  # fp rounding only
+        assert plain.cache is None and cached.cache.seen_bytes == 777
+    mask[1, 500:] = 0
+    model.eval()
+    hf_logging.get_logger("bytevid_hf.modeling.modeling_bytevid").warning_once.cache_clear()
     with torch.no_grad():
-        streamed = model(ids, attention_mask=mask).logits
-        assert "bytevid (streaming)" in capsys.readouterr().err  # progress bar for long inputs
-        model.config.streaming_threshold = None
-        full = model(ids, attention_mask=mask).logits
-    torch.testing.assert_close(streamed, full, atol=1e-4, rtol=0)
+        padded = model(ids, attention_mask=mask)
+        cached = model(ids, attention_mask=mask, use_cache=True)
+    torch.testing.assert_close(cached.logits, padded.logits)
+    assert cached.cache is None
+    equal = mask.clone()
+    equal[0, 500:] = 0  # both rows 500 real bytes: one common state, after the 500th byte
+    with torch.no_grad():
+        out = model(ids, attention_mask=equal, use_cache=True)
+        alone = model(ids[:, :500], use_cache=True)
+    torch.testing.assert_close(out.logits, alone.logits, rtol=1e-5, atol=1e-6)
+    for got, want in zip(out.cache.layer_states[0], alone.cache.layer_states[0]):
+        torch.testing.assert_close(got.ssm_state, want.ssm_state)
+
+
+def test_a_cache_is_a_value():
+    """The cache passed in is not modified, so the same state can be continued twice (here: two endings)."""
+    model = model_for()
+    ids = torch.randint(0, 256, (1, 900), dtype=torch.uint8)
+    with torch.no_grad():
+        cache = model(ids[:, :400], use_cache=True).cache
+        before = [s.ssm_state.clone() for level in cache.layer_states for s in level]
+        first = model(ids[:, 400:], cache=cache).logits
+        second = model(ids[:, 400:], cache=cache).logits
+        full = model(ids).logits
+    after = [s.ssm_state for level in cache.layer_states for s in level]
+    assert all(torch.equal(a, b) for a, b in zip(before, after)) and cache.seen_bytes == 400
+    torch.testing.assert_close(first, second)
+    torch.testing.assert_close(first, full, rtol=1e-4, atol=1e-5)
+
+
+def test_no_automatic_mode_switch_inside_forward():
+    """A long input through forward is one ordinary forward (full outputs); streaming is stream()'s choice."""
+    torch.manual_seed(0)
+    model = BytesVideoModel(BytesVideoConfig.from_preset("bytes-micro", streaming_chunk_size=128)).eval()
+    ids = torch.randint(0, 256, (1, 3000), dtype=torch.uint8)
+    with torch.no_grad():
+        out = model(ids)
+    assert out.last_hidden_state.shape[1] == -(-3000 // model.config.total_pool_factor)
+    torch.testing.assert_close(model.stream(ids[0], progress=False).pooler_output, out.pooler_output,
+                               rtol=1e-4, atol=1e-5)

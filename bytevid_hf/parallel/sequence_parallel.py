@@ -1,24 +1,40 @@
 """Sequence parallelism over torch.distributed: each rank holds one contiguous shard of every video.
 
-Usage (every rank, e.g. under ``torchrun --nproc-per-node 4`` or ``accelerate launch``)::
+Usage (every rank, e.g. under ``torchrun --nproc-per-node 4``)::
 
     torch.distributed.init_process_group("gloo", timeout=datetime.timedelta(minutes=5))   # "nccl" on GPUs
     model = BytesVideoForClassification.from_pretrained(...)
-    enable_sequence_parallel(model)                        # optional process_group=
+    model = enable_sequence_parallel(model)                # optional process_group=, timeout=
     out = model(input_ids, attention_mask=mask, labels=y)  # the FULL batch, identical on every rank
     out.loss.backward()
     average_sequence_parallel_gradients(model)             # or let DDP average them
 
-Every rank passes the same full batch (bytes are cheap: 15 MB for a 15M-byte video); the model keeps only this rank's
-shard (:func:`shard_sequence`, aligned to ``pool_size ** num_levels`` so no pooling window straddles two ranks), runs
-each Mamba layer on it from a zero state, exchanges per layer only O(B·E·N) summaries (final local state, shard decay)
-plus the conv halo, and corrects its outputs (Eq. 3–4, :mod:`.state_correction`). The final masked mean pool is
-all-reduced, so every rank returns identical logits and loss.
+It is a module swap: :func:`enable_sequence_parallel` replaces the classifier's backbone by a
+:class:`SequenceParallelBytesVideoModel` that shares every parameter and submodule with it and owns the communication
+(:class:`SequenceParallelContext`); nothing is set on the other modules. The swapped backbone runs the backbone's own
+level loop on this rank's shard and replaces each Mamba block by its sequence-parallel form:
 
-Gradients: autograd flows through the collectives (all-gather and all-reduce as autograd functions below). Each rank's backward yields
-its shard's share of the gradient of the sum over ranks of their (identical) losses; averaging the parameter
-gradients over the group (DDP does exactly that, or :func:`average_sequence_parallel_gradients`) gives the gradient of
-the single-process loss on the whole sequence.
+1. the conv halo: every rank's last ``conv_kernel - 1`` convolution inputs are gathered, so each rank knows the
+   convolution state entering its shard (and the one after the last shard);
+2. Eq. 1–2: each rank computes its shard's state transition from a zero SSM state, ``(log P, h⁰)``
+   (:meth:`~bytevid_hf.modeling.mamba.BytesVideoMambaMixer.state_transition`), O(B·E·N) numbers;
+3. Eq. 3: the transitions are gathered and every rank scans them (:func:`~bytevid_hf.modeling.state_correction.
+   boundary_states`), giving the true state entering each shard and after the last one;
+4. each rank runs its shard from its true state through the mixer's ordinary forward, whose scan backends all take an
+   initial state (a fused kernel gets it through Eq. 4, :mod:`bytevid_hf.modeling.scan`). The layer's blockwise
+   activation checkpointing applies to both passes, so per-rank activation memory shrinks with the shard.
+
+Shards are cut at multiples of ``total_pool_factor`` bytes of the video (counting the bytes of earlier pieces in a
+``cache``), so no pooling window straddles two ranks; only the last rank can hold an incomplete window at the end,
+which it computes alone from the final state — the final state is therefore always taken after the last *complete*
+position, never through padding. The final mean pool is all-reduced, so every rank returns identical logits, loss and
+cache, and a ``cache`` (state carry between the pieces of a long video) works as in one process.
+
+Gradients: autograd flows through the collectives (all-gather and all-reduce as autograd functions below). Each rank's
+backward yields its shard's share of the gradient of the sum over ranks of their (identical) losses; averaging the
+parameter gradients over the group (DDP does exactly that, or :func:`average_sequence_parallel_gradients`) gives the
+gradient of the single-process loss on the whole sequence. The collectives of one forward are chained by a scalar
+token, so their backward all-reduces run in the same order on every rank whatever each rank's local graph looks like.
 
 Failures: every collective is wrapped, so when another rank dies (crash, ``os._exit``, SIGKILL, OOM kill) or raises,
 the survivors' next collective fails and they raise :class:`SequenceParallelError` naming this rank, the collective and
@@ -30,62 +46,15 @@ timeout: ``init_process_group(timeout=...)``, ``TrainingArguments.ddp_timeout`` 
 from __future__ import annotations
 
 import datetime
+from collections import OrderedDict
 
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 
 from ..modeling.mamba import MambaLayerState
-from .state_correction import boundary_states, shard_log_decay, state_correction
-
-DEFAULT_ALIGNMENT = 4**4  # pool_size ** num_levels of the default config
-
-
-def _rank_and_world(rank, world_size, group=None):
-    if rank is None or world_size is None:
-        if dist.is_available() and dist.is_initialized():
-            rank = dist.get_rank(group) if rank is None else rank
-            world_size = dist.get_world_size(group) if world_size is None else world_size
-        else:
-            rank, world_size = (0 if rank is None else rank), (1 if world_size is None else world_size)
-    if world_size < 1 or not 0 <= rank < world_size:
-        raise ValueError(f"shard_sequence: need 0 <= rank < world_size, got rank={rank}, world_size={world_size}")
-    return rank, world_size
-
-
-def shard_length(length: int, world_size: int, align: int = DEFAULT_ALIGNMENT) -> int:
-    """Positions per rank: ceil(length / world_size) rounded up to a multiple of ``align``."""
-    per_rank = -(-length // world_size)
-    return -(-per_rank // align) * align
-
-
-def shard_sequence(
-    input_ids: torch.Tensor,
-    attention_mask: torch.Tensor | None = None,
-    rank: int | None = None,
-    world_size: int | None = None,
-    align: int = DEFAULT_ALIGNMENT,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """This rank's contiguous shard of (B, L) ``input_ids`` and its mask.
-
-    The sequence is right-padded (mask 0) to ``world_size`` equal shards whose length is a multiple of ``align``
-    (use ``config.pool_size ** config.num_levels``), so every rank has the same shape and no pooling window straddles
-    two ranks. ``rank``/``world_size`` default to torch.distributed's. Returns ``(ids, bool mask)``, each (B, S).
-    """
-    if input_ids.dim() != 2:
-        raise ValueError(f"shard_sequence: input_ids must be (batch, length), got shape {tuple(input_ids.shape)}")
-    if align < 1:
-        raise ValueError(f"shard_sequence: align must be >= 1, got {align}")
-    rank, world_size = _rank_and_world(rank, world_size)
-    mask = torch.ones_like(input_ids, dtype=torch.bool) if attention_mask is None else attention_mask.bool()
-    if mask.shape != input_ids.shape:
-        raise ValueError(f"shard_sequence: attention_mask shape {tuple(mask.shape)} != input_ids {tuple(input_ids.shape)}")
-    size = shard_length(input_ids.shape[1], world_size, align)
-    pad = size * world_size - input_ids.shape[1]
-    if pad:
-        input_ids = F.pad(input_ids, (0, pad))
-        mask = F.pad(mask, (0, pad))
-    return input_ids[:, rank * size : (rank + 1) * size], mask[:, rank * size : (rank + 1) * size]
+from ..modeling.mixers import require_capability
+from ..modeling.modeling_bytevid import BytesVideoForClassification, BytesVideoModel
+from ..modeling.state_correction import boundary_states
 
 
 class SequenceParallelError(RuntimeError):
@@ -114,158 +83,285 @@ def _collective(what: str, group, function, /, *args, **kwargs):
         ) from exc
 
 
+# torch >= 2.12 names it all_gather_single (all_gather_into_tensor is deprecated there)
+_ALL_GATHER = getattr(dist, "all_gather_single", None) or dist.all_gather_into_tensor
+
+
 class _AllGather(torch.autograd.Function):
-    """(world, *shape) stack of every rank's tensor. Backward: each rank's loss may use any slot, so the gradient of
-    slot r is summed over ranks (all-reduce) and rank r keeps its own slot."""
+    """(world, *shape) stack of every rank's tensor, and the next ordering token. Backward: each rank's loss may use
+    any slot, so the gradient of slot r is summed over ranks (all-reduce) and rank r keeps its own slot."""
 
     @staticmethod
-    def forward(ctx, tensor, group, rank, world):
+    def forward(ctx, tensor, token, group, rank, world):
         ctx.group, ctx.rank = group, rank
         tensor = tensor.contiguous()
         flat = tensor.new_empty(world * tensor.numel())
-        _collective("all_gather (forward)", group, dist.all_gather_into_tensor, flat, tensor.view(-1))
-        return flat.view(world, *tensor.shape)
+        _collective("all_gather (forward)", group, _ALL_GATHER, flat, tensor.view(-1))
+        return flat.view(world, *tensor.shape), token.clone()
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx, grad, grad_token):
         grad = grad.contiguous().clone()
         _collective("all_reduce (backward of all_gather)", ctx.group, dist.all_reduce, grad, op=dist.ReduceOp.SUM)
-        return grad[ctx.rank], None, None, None
+        return grad[ctx.rank], grad_token, None, None, None
 
 
 class _AllReduceSum(torch.autograd.Function):
-    """Sum over ranks. Backward: every rank's loss depends on the sum, so the input gradient is the sum of the
-    ranks' output gradients."""
+    """Sum over ranks, and the next ordering token. Backward: every rank's loss depends on the sum, so the input
+    gradient is the sum of the ranks' output gradients."""
 
     @staticmethod
-    def forward(ctx, tensor, group):
+    def forward(ctx, tensor, token, group):
         ctx.group = group
         out = tensor.contiguous().clone()
         _collective("all_reduce (forward)", group, dist.all_reduce, out, op=dist.ReduceOp.SUM)
-        return out
+        return out, token.clone()
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx, grad, grad_token):
         grad = grad.contiguous().clone()
         _collective("all_reduce (backward)", ctx.group, dist.all_reduce, grad, op=dist.ReduceOp.SUM)
-        return grad, None
+        return grad, grad_token, None
 
 
 class SequenceParallelContext:
-    """The process group and the collectives of one sequence-parallel model (attached to its mixers and encoder).
+    """The process group and the collectives of one sequence-parallel backbone.
 
-    With ``record_stats``, ``correction_stats`` collects, per layer call, (rms of the state correction Δy, rms of the local scan output y⁰)
-    as detached floats; :class:`~bytevid_hf.callbacks.SequenceParallelStateCallback` logs and clears them.
+    Every collective takes and returns an ordering token (a scalar in the autograd graph): chaining them makes the
+    backward all-reduces run in forward order, in reverse, on every rank. :meth:`begin` starts the chain of a forward,
+    :meth:`end` ties it into the forward's output.
+
+    With ``record_stats``, ``correction_stats`` collects, per block and forward, (rms of the SSM state entering this
+    rank's shard, rms of its zero-start final state h⁰) as detached floats;
+    :class:`~bytevid_hf.callbacks.SequenceParallelCallback` logs and clears them.
     """
 
     def __init__(self, process_group=None, timeout: float | datetime.timedelta | None = None):
         if not (dist.is_available() and dist.is_initialized()):
             raise RuntimeError(
                 "sequence parallelism needs torch.distributed: call torch.distributed.init_process_group('gloo' or "
-                "'nccl') first (torchrun / accelerate launch set up the environment)"
+                "'nccl') first (torchrun sets up the environment)"
             )
         self.group = process_group
         self.rank = dist.get_rank(process_group)
         self.world_size = dist.get_world_size(process_group)
         self.correction_stats: list[tuple[float, float]] = []
+        self.record_stats = False  # SequenceParallelCallback switches it on (and clears the list when logging)
+        self._token: torch.Tensor | None = None
         if timeout is not None:  # bound every later collective of the group (a rank that hangs cannot stall the rest)
             set_group_timeout(timeout, process_group)
-        self.record_stats = False  # SequenceParallelStateCallback switches it on (and clears the list when logging)
+
+    # -- ordering ---------------------------------------------------------------------------------------------------
+    def begin(self, reference: torch.Tensor, after: list[torch.Tensor] = ()) -> None:
+        """Start the token chain of one forward. ``after``: tensors of an earlier forward this one continues (a cache
+        that was not detached): the token depends on them, so that forward's collectives run their backward after
+        all of this one's, on every rank."""
+        token = torch.zeros((), dtype=torch.float32, device=reference.device, requires_grad=torch.is_grad_enabled())
+        for tensor in after:
+            if tensor.requires_grad:
+                token = token + 0 * tensor.sum()
+        self._token = token
+
+    def end(self, output: torch.Tensor) -> torch.Tensor:
+        """``output`` joined to the token chain (its value unchanged), so the chain's backward runs."""
+        token, self._token = self._token, None
+        if token is None or not token.requires_grad:
+            return output
+        return output + (token * 0).to(output.dtype)
+
+    def _next_token(self, reference: torch.Tensor) -> torch.Tensor:
+        if self._token is None:
+            self.begin(reference)
+        return self._token
 
     # -- collectives (differentiable) ----------------------------------------------------------------------------
     def all_gather(self, tensor: torch.Tensor) -> torch.Tensor:
         """(world, *shape): every rank's tensor, stacked. Gradients flow back to the owning rank."""
         if self.world_size == 1:
             return tensor.unsqueeze(0)
-        return _AllGather.apply(tensor, self.group, self.rank, self.world_size)
+        out, self._token = _AllGather.apply(tensor, self._next_token(tensor), self.group, self.rank, self.world_size)
+        return out
 
     def all_reduce_sum(self, tensor: torch.Tensor) -> torch.Tensor:
         if self.world_size == 1:
             return tensor
-        return _AllReduceSum.apply(tensor, self.group)
+        out, self._token = _AllReduceSum.apply(tensor, self._next_token(tensor), self.group)
+        return out
 
-    def check_same_input(self, input_ids: torch.Tensor) -> None:
-        """Every rank must pass the same full batch: compare shape and a checksum across ranks (one tiny all-reduce)."""
+    def check_same_input(self, input_ids: torch.Tensor, seen_bytes: int) -> None:
+        """Every rank must pass the same full batch: compare shape, position in the video and a checksum across
+        ranks (two tiny all-reduces)."""
         if self.world_size == 1:
             return
         ids = input_ids.to(torch.int64)
         positions = torch.arange(1, ids.shape[1] + 1, device=ids.device, dtype=torch.int64)
-        signature = torch.tensor([ids.shape[0], ids.shape[1], int((ids * positions).sum() % 1_000_000_007)],
+        signature = torch.tensor([ids.shape[0], ids.shape[1], seen_bytes, int((ids * positions).sum() % 1_000_000_007)],
                                  dtype=torch.int64, device=ids.device)
         low, high = signature.clone(), signature.clone()
         _collective("input check (all_reduce)", self.group, dist.all_reduce, low, op=dist.ReduceOp.MIN)
         _collective("input check (all_reduce)", self.group, dist.all_reduce, high, op=dist.ReduceOp.MAX)
         if not torch.equal(low, high):
             raise ValueError(
-                f"sequence parallelism: rank {self.rank} got input_ids of shape {tuple(input_ids.shape)} that differ "
-                "from another rank's; every rank must pass the same full batch (see SubsequenceDataset(replicas=...))"
+                f"sequence parallelism: rank {self.rank} got input_ids of shape {tuple(input_ids.shape)} (after "
+                f"{seen_bytes} cached bytes) that differ from another rank's; every rank must pass the same full batch "
+                "and cache (see SubsequenceDataset(replicas=...))"
             )
 
-    # -- one Mamba layer ---------------------------------------------------------------------------------------
-    def mixer_forward(self, mixer, hidden_states: torch.Tensor, state: MambaLayerState | None, return_state: bool):
-        """Sequence-parallel forward of a ``BytesVideoMambaMixer`` on this rank's shard (B, S, D).
 
-        ``state`` is the state before the first rank's shard (a previous sub-sequence's), identical on every rank.
-        Returns the corrected (B, S, D) output and, with ``return_state``, the state after the LAST rank's shard.
-        """
-        batch, length, _ = hidden_states.shape
+def shard_bounds(length: int, world_size: int, unit: int, offset: int = 0) -> list[tuple[int, int]]:
+    """[start, end) of each rank's shard of ``length`` new bytes that follow ``offset`` earlier bytes of the video.
+
+    Inner boundaries fall where the video's byte count is a multiple of ``unit`` (``config.total_pool_factor``), so no
+    pooling window straddles two ranks; they are chosen as close to equal shares as that allows. Raises ``ValueError``
+    when the input is too short to give every rank a part."""
+    if world_size < 1 or unit < 1:
+        raise ValueError(f"shard_bounds: need world_size >= 1 and unit >= 1, got {world_size} and {unit}")
+    first = unit - offset % unit  # first cut candidate (bytes into this input)
+    candidates = list(range(first, length, unit))
+    if len(candidates) < world_size - 1:
+        raise ValueError(
+            f"sequence parallelism over {world_size} ranks: an input of {length:,} bytes (after {offset:,} earlier "
+            f"bytes) has only {len(candidates) + 1} part(s) that end on a multiple of total_pool_factor={unit} bytes; "
+            f"give every rank at least {unit} bytes (about {world_size * unit:,} bytes per piece) or use fewer ranks"
+        )
+    cuts, low = [], 0
+    for r in range(1, world_size):
+        high = len(candidates) - (world_size - r)  # leave a candidate for every later cut
+        target = r * length / world_size
+        best = min(range(low, high + 1), key=lambda i: abs(candidates[i] - target))
+        cuts.append(candidates[best])
+        low = best + 1
+    edges = [0, *cuts, length]
+    return [(edges[r], edges[r + 1]) for r in range(world_size)]
+
+
+class SequenceParallelBytesVideoModel(BytesVideoModel):
+    """A [`BytesVideoModel`] whose forward runs on this rank's shard of every input (see the module docstring).
+
+    Built by :func:`enable_sequence_parallel` from an existing backbone; it shares that backbone's parameters and
+    submodules, so saving, DDP and optimizers see the same tensors. ``last_hidden_state``, ``attention_mask`` and
+    ``hidden_states`` hold this rank's shard; ``pooler_output``, the logits, the loss and the cache are the whole
+    sequence's, identical on every rank.
+    """
+
+    @classmethod
+    def from_backbone(cls, backbone: BytesVideoModel, context: SequenceParallelContext):
+        if isinstance(backbone, SequenceParallelBytesVideoModel):
+            raise ValueError("this backbone is already sequence-parallel")
+        require_capability(backbone.config, "stateful", "sequence parallelism")
+        return _swap_class(backbone, cls, sequence_parallel_context=context)
+
+    def to_backbone(self) -> BytesVideoModel:
+        """A plain single-process backbone sharing this one's parameters and submodules."""
+        return _swap_class(self, BytesVideoModel)
+
+    # -- hooks of BytesVideoModel's level loop ------------------------------------------------------------------------
+    def _local_inputs(self, input_ids, mask, cache, complete):
+        context = self.sequence_parallel_context
+        seen = cache.seen_bytes if cache is not None else 0
+        context.check_same_input(input_ids, seen)
+        bounds = shard_bounds(input_ids.shape[1], context.world_size, self.config.total_pool_factor, offset=seen)
+        start, end = bounds[context.rank]
+        context.begin(self.embeddings.weight, after=_cache_tensors(cache))
+        if complete is not None:
+            complete = max(0, min(complete, end) - start)
+        owns_start = context.rank == 0  # the cached open pooling windows continue on the first rank
+        buffers = cache.pool_buffers if (cache is not None and owns_start) else [None] * len(self.poolers)
+        return input_ids[:, start:end], mask[:, start:end], complete, buffers
+
+    def _reduce_sum(self, tensor: torch.Tensor) -> torch.Tensor:
+        return self.sequence_parallel_context.all_reduce_sum(tensor)
+
+    def _final_buffers(self, buffers: list, reference: torch.Tensor) -> list:
+        """The open windows of the new cache live on the last rank; every rank gets a copy."""
+        context = self.sequence_parallel_context
+        gathered = []
+        for level, buffer in enumerate(buffers):
+            size, width = self.poolers[level].pool_size, self.config.level_widths[level]
+            # (B, size, D): up to size - 1 buffered positions, then their count in the last row
+            packed = reference.new_zeros(reference.shape[0], size, width, dtype=torch.float32)
+            if buffer is not None:
+                packed[:, : buffer.shape[1]] = buffer.float()
+                packed[:, -1, 0] = buffer.shape[1]
+            last = context.all_gather(packed)[-1]  # the last rank's
+            count = int(last[0, -1, 0])
+            gathered.append(last[:, :count].to(reference.dtype) if count else None)
+        return gathered
+
+    def _run_level(self, level: int, hidden: torch.Tensor, states: list, complete: int | None):
+        new_states = []
+        for block, state in zip(self.levels[level], states):
+            hidden, state = self._block(block, hidden, state, complete)
+            new_states.append(state if complete is not None else None)
+        return hidden, new_states
+
+    def _block(self, block, hidden: torch.Tensor, state: MambaLayerState | None, complete: int | None):
+        """One residual Mamba block across the ranks: (B, S_r, D) → (B, S_r, D) and the state after the last rank's
+        final position (identical on every rank). ``complete``: how many of this rank's positions are final."""
+        context, mixer = self.sequence_parallel_context, block.mixer
+        rank, world = context.rank, context.world_size
+        batch, length, _ = hidden.shape
         channels, halo = mixer.intermediate_size, mixer.conv_kernel_size - 1
-        rank = self.rank
+        final = length if complete is None else complete
+        normed = block.norm(hidden)
+        final_part, pending = normed[:, :final], normed[:, final:]
+        start = state if state is not None else mixer.empty_state(hidden)
 
-        # Conv halo: the previous positions' conv inputs (x half of in_proj) come from the ranks before this one.
-        tail = min(halo, length)
-        tails = self.all_gather(hidden_states[:, length - tail :])  # (V, B, t, D)
-        # through the module (not its weight), so that a LoRA adapter on in_proj is applied here too
-        x_tails = mixer.in_proj(tails)[..., :channels].transpose(2, 3)  # (V, B, E, t)
-        if state is None:
-            prefix = hidden_states.new_zeros(batch, channels, halo)
+        # 1. Conv halo: the last `halo` convolution inputs of every rank, with how many of them are real.
+        tail = min(final, halo)
+        packed = hidden.new_zeros(batch, channels, halo + 1, dtype=torch.float32)
+        if tail:
+            packed[..., halo - tail : halo] = mixer.conv_inputs(final_part[:, final - tail :]).float()
+        packed[..., halo] = tail
+        tails = context.all_gather(packed)  # (V, B, E, halo + 1)
+        halos = [start.conv_state.float()]  # halos[r]: the conv state entering rank r (r = V: after the last)
+        for r in range(world):
+            count = int(tails[r, 0, 0, halo]) if batch else 0
+            joined = torch.cat((halos[-1], tails[r, ..., halo - count : halo]), dim=-1)
+            halos.append(joined[..., joined.shape[-1] - halo :])
+        halos = [h.to(hidden.dtype) for h in halos]
+
+        # 2.–3. Each shard's state transition from zero (Eq. 1–2), gathered and scanned over ranks (Eq. 3).
+        if final:
+            log_decay, local_state = mixer.state_transition(final_part, conv_state=halos[rank])
         else:
-            prefix = state.conv_state.to(hidden_states.dtype)
-        parts = [prefix] + list(x_tails.unbind(0))
-        # halos[r]: the last `halo` conv inputs before rank r's shard (r = V: after the last shard); stacked so that
-        # every rank's graph reaches every gathered tensor (the collectives' backward must run on all ranks).
-        halos = torch.stack([torch.cat(parts[: r + 1], dim=-1)[..., -halo:] if halo else prefix[..., :0]
-                             for r in range(self.world_size + 1)])
-        local_start = MambaLayerState(halos[rank], hidden_states.new_zeros(batch, channels, mixer.ssm_state_size).float())
+            local_state = start.ssm_state.new_zeros(start.ssm_state.shape)
+            log_decay = torch.zeros_like(local_state)
+        transitions = context.all_gather(torch.stack((log_decay, local_state)))  # (V, 2, B, E, N)
+        bounds = boundary_states(list(transitions[:, 1]), list(transitions[:, 0]), start.ssm_state)
+        if context.record_stats:
+            context.correction_stats.append(
+                (float(bounds[rank].detach().pow(2).mean().sqrt()), float(local_state.detach().pow(2).mean().sqrt()))
+            )
 
-        # Eq. 1–2: the shard from a zero SSM state.
-        extras: dict = {}
-        out, local_end = mixer._forward_block(hidden_states, local_start, True, extras)
-        delta, A, C, gate = extras["delta"], extras["A"], extras["C"], extras["gate"]
+        # 4. This shard from its true state; an incomplete window at the end (last rank only) from the final state.
+        out, _ = mixer(final_part, state=MambaLayerState(halos[rank], bounds[rank]))
+        if pending.shape[1]:
+            tail_out, _ = mixer(pending, state=MambaLayerState(halos[rank + 1], bounds[rank + 1]))
+            out = torch.cat((out, tail_out), dim=1)
+        return hidden + out, MambaLayerState(halos[world], bounds[world])
 
-        # Eq. 3: exchange (h^(i), log P^(i)), O(B·E·N) per rank, and scan over ranks.
-        local_states = self.all_gather(local_end.ssm_state.float())  # (V, B, E, N)
-        log_decays = self.all_gather(shard_log_decay(delta, A))  # (V, B, E, N)
-        initial = None if state is None else state.ssm_state.float()
-        bounds = torch.stack(boundary_states(list(local_states.unbind(0)), list(log_decays.unbind(0)), initial))
-        h_prev = bounds[rank]  # (B, E, N)
-
-        # Eq. 4: y_t += C_t · exp(A·cumΔ_t) · h_prev, pushed through the gate and out_proj (linear in y).
-        correction = state_correction(delta, A, C, h_prev)  # (B, E, S) fp32
-        gated = correction * mixer.act(gate.float())
-        out = out + _without_bias(mixer.out_proj, gated.transpose(1, 2).to(out.dtype))
-        if self.record_stats:
-            with torch.no_grad():
-                self.correction_stats.append((float(correction.square().mean().sqrt()), float(out.square().mean().sqrt())))
-        new_state = MambaLayerState(halos[-1], bounds[-1]) if return_state else None
-        return out, new_state
+    def _mean_pool(self, normed, mask, cache, complete, new_bytes):
+        pooled, new_cache = super()._mean_pool(normed, mask, cache, complete, new_bytes)
+        return self.sequence_parallel_context.end(pooled), new_cache
 
 
-def _without_bias(linear: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """``x W^T`` of a linear layer, called as a module so that adapters wrapping it (peft LoRA) contribute."""
-    out = linear(x)
-    return out if linear.bias is None else out - linear.bias
+def _cache_tensors(cache) -> list[torch.Tensor]:
+    if cache is None:
+        return []
+    tensors = [t for level in cache.layer_states for state in level if state is not None for t in state]
+    tensors += [t for t in cache.pool_buffers if t is not None]
+    return tensors + ([cache.pooled_sum] if cache.pooled_sum is not None else [])
 
 
-def _encoder(model):
-    from ..modeling.modeling_bytevid import BytesVideoModel
-
-    if isinstance(model, BytesVideoModel):
-        return model
-    encoder = getattr(model, "bytevid", None)
-    if isinstance(encoder, BytesVideoModel):
-        return encoder
-    raise TypeError(f"enable_sequence_parallel expects a bytevid model, got {type(model).__name__}")
+def _swap_class(module, cls, **attributes):
+    """A new ``cls`` instance sharing ``module``'s parameters, buffers, submodules and settings (a module swap)."""
+    new = cls.__new__(cls)
+    state = {key: (type(value)(value) if isinstance(value, (dict, OrderedDict)) else value)
+             for key, value in module.__dict__.items() if key != "sequence_parallel_context"}
+    new.__dict__.update(state)
+    new.__dict__.update(attributes)
+    return new
 
 
 def set_group_timeout(timeout: float | datetime.timedelta, process_group=None) -> None:
@@ -279,26 +375,50 @@ def set_group_timeout(timeout: float | datetime.timedelta, process_group=None) -
     set_timeout(timeout, process_group)
 
 
+def _unwrap(model):
+    """The bytevid model inside DDP / peft wrappers."""
+    model = getattr(model, "module", model)  # DistributedDataParallel
+    get_base = getattr(model, "get_base_model", None)  # peft
+    return get_base() if callable(get_base) else model
+
+
 def enable_sequence_parallel(model, process_group=None, timeout: float | datetime.timedelta | None = None):
-    """Make a ``BytesVideoModel`` / ``BytesVideoForClassification`` sequence-parallel over ``process_group`` (default:
-    the world). Every rank must then call the model with the same full inputs. ``timeout`` (seconds or timedelta;
-    default: the group's own) bounds every collective's wait for the other ranks. Returns the
-    :class:`SequenceParallelContext`."""
-    encoder = _encoder(model)
+    """Make a ``BytesVideoForClassification`` (or a bare ``BytesVideoModel``) sequence-parallel over
+    ``process_group`` (default: the world) and return the model to use.
+
+    A classifier (also inside DDP or a peft model) has its backbone swapped in place and is returned; a bare backbone
+    cannot swap itself, so a new :class:`SequenceParallelBytesVideoModel` sharing its parameters is returned. Every rank
+    must then call the model with the same full inputs. ``timeout`` (seconds or timedelta; default: the group's own)
+    bounds every collective's wait for the other ranks. The context is ``backbone.sequence_parallel_context``."""
+    inner = _unwrap(model)
     context = SequenceParallelContext(process_group, timeout=timeout)
-    encoder.sequence_parallel = context
-    for module in encoder.modules():
-        if hasattr(module, "sequence_parallel") and module is not encoder:
-            module.sequence_parallel = context
-    return context
+    if isinstance(inner, BytesVideoModel):
+        return SequenceParallelBytesVideoModel.from_backbone(inner, context)
+    if not isinstance(inner, BytesVideoForClassification):
+        raise TypeError(
+            f"sequence parallelism supports BytesVideoForClassification and BytesVideoModel, got {type(inner).__name__} "
+            "(heads that read every last-level position need the whole sequence in one process)"
+        )
+    inner.bytevid = SequenceParallelBytesVideoModel.from_backbone(inner.bytevid, context)
+    return model
 
 
-def disable_sequence_parallel(model) -> None:
-    """Back to ordinary single-process layers."""
-    encoder = _encoder(model)
-    for module in encoder.modules():
-        if hasattr(module, "sequence_parallel"):
-            module.sequence_parallel = None
+def disable_sequence_parallel(model):
+    """Back to the ordinary single-process backbone; returns the model to use (see :func:`enable_sequence_parallel`)."""
+    inner = _unwrap(model)
+    if isinstance(inner, SequenceParallelBytesVideoModel):
+        return inner.to_backbone()
+    backbone = getattr(inner, "bytevid", None)
+    if isinstance(backbone, SequenceParallelBytesVideoModel):
+        inner.bytevid = backbone.to_backbone()
+    return model
+
+
+def sequence_parallel_context(model) -> SequenceParallelContext | None:
+    """The context of a sequence-parallel model (``None`` when it is not one)."""
+    inner = _unwrap(model)
+    backbone = inner if isinstance(inner, BytesVideoModel) else getattr(inner, "bytevid", None)
+    return getattr(backbone, "sequence_parallel_context", None)
 
 
 def average_sequence_parallel_gradients(model, process_group=None) -> None:
@@ -318,13 +438,13 @@ def average_sequence_parallel_gradients(model, process_group=None) -> None:
 
 
 __all__ = [
-    "DEFAULT_ALIGNMENT",
+    "SequenceParallelBytesVideoModel",
     "SequenceParallelContext",
     "SequenceParallelError",
     "average_sequence_parallel_gradients",
     "disable_sequence_parallel",
     "enable_sequence_parallel",
+    "sequence_parallel_context",
     "set_group_timeout",
-    "shard_length",
-    "shard_sequence",
+    "shard_bounds",
 ]

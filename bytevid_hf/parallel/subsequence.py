@@ -1,19 +1,21 @@
 """Training on videos longer than one step can hold: consecutive sub-sequences with state carry (truncated BPTT).
 
 Paper, appendix A.2 ("Training on even longer sequences"): a video is cut into K consecutive sub-sequences; each runs
-from the previous one's final layer states (detached), computes its loss (here: the classification loss of that
-sub-sequence's own mean-pooled representation) scaled by 1/K, and accumulates gradients; one optimizer step per video.
-Activation memory is that of one sub-sequence; the states carried between them are O(B·E·N) per layer. Combined with
-sequence parallelism each sub-sequence is further sharded across ranks.
+from the state the previous one ended in (the model's ``cache``, detached: truncated backpropagation through time),
+computes its loss scaled by 1/K, and accumulates gradients; one optimizer step per video. The model's output for a
+piece is that of everything seen so far (the cache carries the running mean pool and the open pooling windows), so
+the last piece's loss is the whole video's. Activation memory is that of one sub-sequence; the state carried between
+them is O(B·E·N) per layer. Combined with sequence parallelism each sub-sequence is further sharded across ranks.
 
-Boundaries are multiples of ``pool_size ** num_levels`` (as for sequence-parallel shards), so no pooling window
-straddles two sub-sequences.
+The state goes in and out explicitly: :func:`train_with_state_carry` and :class:`SubsequenceTrainer` pass each piece
+the cache the previous one returned; nothing is stored on the model.
 """
 
 from __future__ import annotations
 
 import torch
 from torch.utils.data import IterableDataset
+from transformers import Trainer
 
 
 def subsequence_bounds(length: int, num_subsequences: int, align: int) -> list[tuple[int, int]]:
@@ -37,62 +39,69 @@ def subsequence_bounds(length: int, num_subsequences: int, align: int) -> list[t
 def split_subsequences(input_ids: torch.Tensor, attention_mask: torch.Tensor | None, num_subsequences: int, align: int):
     """Cut a (B, L) batch into ``num_subsequences`` aligned pieces ``[(ids, mask), ...]``.
 
-    Every row must have at least one real byte in every piece (the model rejects all-padding rows): batch videos of
-    similar length, or use batch size 1 for long videos.
-    """
-    mask = torch.ones_like(input_ids, dtype=torch.bool) if attention_mask is None else attention_mask.bool()
-    pieces = []
-    for index, (start, end) in enumerate(subsequence_bounds(input_ids.shape[1], num_subsequences, align)):
-        piece_mask = mask[:, start:end]
-        empty = (~piece_mask[:, 0]).nonzero().flatten().tolist()
-        if empty:
-            raise ValueError(
-                f"sub-sequence {index} ([{start}, {end})) holds no real byte of batch row(s) {empty}: those videos are "
-                f"shorter than the batch; use fewer sub-sequences or batch videos of similar length"
-            )
-        pieces.append((input_ids[:, start:end], piece_mask))
-    return pieces
-
-
-def enable_state_carry(model, enabled: bool = True) -> None:
-    """Switch the sub-sequence mode of a bytevid model: each training forward starts from the states the previous one
-    left (detached). Call :func:`reset_carried_state` before the first sub-sequence of every video."""
-    from .sequence_parallel import _encoder
-
-    encoder = _encoder(model)
-    encoder.carry_states = enabled
-    encoder.carried_states = None
-
-
-def reset_carried_state(model) -> None:
-    """Start the next training forward from zero states (a new video)."""
-    from .sequence_parallel import _encoder
-
-    _encoder(model).carried_states = None
+    Every byte must be real (each piece continues the previous one's state): batch videos of exactly equal length,
+    or use batch size 1 for long videos."""
+    if attention_mask is not None and not bool(attention_mask.bool().all()):
+        lengths = attention_mask.bool().sum(1).tolist()
+        raise ValueError(
+            f"state carry needs every byte of the batch to be real, but the rows hold {lengths} real bytes of "
+            f"{input_ids.shape[1]}: batch videos of equal length, or use batch size 1"
+        )
+    mask = torch.ones_like(input_ids, dtype=torch.bool)
+    return [
+        (input_ids[:, start:end], mask[:, start:end])
+        for start, end in subsequence_bounds(input_ids.shape[1], num_subsequences, align)
+    ]
 
 
 def train_with_state_carry(model, input_ids, attention_mask, labels, num_subsequences: int) -> float:
-    """One video batch, K sub-sequences, gradients accumulated into ``.grad`` (no optimizer step). Returns the loss
-    (the sum of the K scaled sub-sequence losses). Works with sequence parallelism enabled."""
+    """One video batch, K sub-sequences, gradients accumulated into ``.grad`` (no optimizer step). Each piece starts
+    from the (detached) cache the previous one returned. Returns the loss (the sum of the K scaled sub-sequence
+    losses). Works with sequence parallelism enabled."""
     config = model.config
-    pieces = split_subsequences(input_ids, attention_mask, num_subsequences, config.pool_size**config.num_levels)
-    was = _state_carry_flags(model)
-    enable_state_carry(model, True)
-    total = 0.0
-    try:
-        for ids, mask in pieces:
-            loss = model(ids, attention_mask=mask, labels=labels).loss / num_subsequences
-            loss.backward()
-            total += float(loss.detach())
-    finally:
-        enable_state_carry(model, was)
+    cache, total = None, 0.0
+    for ids, mask in split_subsequences(input_ids, attention_mask, num_subsequences, config.total_pool_factor):
+        outputs = model(ids, attention_mask=mask, labels=labels, cache=cache, use_cache=True)
+        loss = outputs.loss / num_subsequences
+        loss.backward()
+        cache = outputs.cache.detach()
+        total += float(loss.detach())
     return total
 
 
-def _state_carry_flags(model) -> bool:
-    from .sequence_parallel import _encoder
+class SubsequenceTrainer(Trainer):
+    """``Trainer`` for :class:`SubsequenceDataset`: each micro-batch continues the state the previous one ended in.
 
-    return _encoder(model).carry_states
+    With ``per_device_train_batch_size=1`` and ``gradient_accumulation_steps=num_subsequences`` the K micro-batches
+    of one optimizer step are the K consecutive pieces of one video. :meth:`compute_loss` passes each piece the cache
+    the previous piece returned (detached: truncated backpropagation through time) and starts from an empty state
+    where ``subsequence_index == 0`` (a new video). The carried cache is the trainer's, not the model's; it is reset
+    at every new video, so checkpoints (written between optimizer steps) never hold a pending state and
+    ``resume_from_checkpoint`` reproduces the uninterrupted run. Evaluation and prediction pieces are independent.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.carried_cache = None
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        inputs = dict(inputs)
+        index = inputs.pop("subsequence_index", None)
+        if index is None or not model.training:
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        starts = torch.as_tensor(index).flatten() == 0
+        if bool(starts.any()) and not bool(starts.all()):
+            raise ValueError(f"subsequence_index {torch.as_tensor(index).tolist()} mixes new videos with continuing "
+                             "ones in one batch; every row of a batch must be at the same sub-sequence")
+        cache = None if bool(starts.all()) else self.carried_cache
+        outputs = model(**inputs, cache=cache, use_cache=True)
+        self.carried_cache = None if outputs.cache is None else outputs.cache.detach()
+        loss = outputs["loss"]
+        return (loss, outputs) if return_outputs else loss
+
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        inputs = {key: value for key, value in inputs.items() if key != "subsequence_index"}
+        return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys=ignore_keys)
 
 
 class SubsequenceDataset(IterableDataset):
@@ -167,9 +176,8 @@ def collate_subsequences(rows):
 
 __all__ = [
     "SubsequenceDataset",
+    "SubsequenceTrainer",
     "collate_subsequences",
-    "enable_state_carry",
-    "reset_carried_state",
     "split_subsequences",
     "subsequence_bounds",
     "train_with_state_carry",

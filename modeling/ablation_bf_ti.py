@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .ablation_attention import BytesVideoAttentionBlock
+
 
 class BytesVideoConvStem(nn.Module):
     """Conv1d(D → D, kernel 2s, stride s), causal: output position t covers bytes [(t-1)·s, (t+1)·s).
@@ -38,18 +40,31 @@ class BytesVideoConvStem(nn.Module):
 class BytesVideoMaxPool(nn.Module):
     """Max over windows of 2 real positions (padding excluded): (B, L, D) → (B, L/2, D), and the pooled mask."""
 
-    window = 2
+    pool_size = 2
 
     def forward(self, hidden_states: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         batch, length, width = hidden_states.shape
-        if length % self.window:
+        if length % self.pool_size:
             raise ValueError(f"max pooling needs an even length, got {length}")
-        grouped = hidden_states.view(batch, length // self.window, self.window, width)
-        window_mask = mask.view(batch, length // self.window, self.window)  # (B, L/2, 2)
+        grouped = hidden_states.view(batch, length // self.pool_size, self.pool_size, width)
+        window_mask = mask.view(batch, length // self.pool_size, self.pool_size)  # (B, L/2, 2)
         filled = grouped.masked_fill(~window_mask[..., None], torch.finfo(grouped.dtype).min)
         pooled_mask = window_mask.any(-1)  # (B, L/2)
         pooled = filled.max(2).values * pooled_mask[..., None].to(grouped.dtype)  # all-padding windows → 0
         return pooled, pooled_mask
 
 
-__all__ = ["BytesVideoConvStem", "BytesVideoMaxPool"]
+def build_block(config, level: int, width: int) -> nn.Module:
+    """The mixer registry's builders for ``mixer_type="bf_ti"``: sliding-window attention blocks, the conv stem
+    and 2× max pooling between levels."""
+    return BytesVideoAttentionBlock(config, width, window=config.attention_window)
+
+
+def build_stem(config) -> nn.Module:
+    return BytesVideoConvStem(config)
+
+
+def build_pooler(config, level: int, in_width: int, out_width: int) -> nn.Module:
+    return BytesVideoMaxPool()
+
+__all__ = ["build_block", "build_pooler", "build_stem", "BytesVideoConvStem", "BytesVideoMaxPool"]

@@ -1,17 +1,16 @@
-"""The selective scan's CPU kernel: a plain C file compiled on first use, loaded with ctypes.
+"""The C backend of :func:`.scan.selective_scan` (CPU, fp32): a plain C kernel compiled on first use, loaded with ctypes.
 
-``csrc/selective_scan.c`` holds a sequential-in-time, parallel-over-channels (OpenMP) forward and an adjoint backward
-that recomputes blocks of ``CHECKPOINT_INTERVAL`` positions from states saved by the forward, so the memory kept for
-training is O(B·E·N·L/64) instead of O(B·E·N·L). It needs no Python or torch headers: the first call compiles it with
-the system C compiler (``$CC``, else cc, gcc or clang) into a per-user cache directory (``$BYTEVID_HF_CACHE``, else
-``$XDG_CACHE_HOME/bytevid_hf``, else ``~/.cache/bytevid_hf``), keyed by a hash of the source, the compiler, the flags and
-the machine; the shared object is written to a temporary name and renamed into place, so concurrent processes never see
-a half-written file. When no compiler is found or compilation fails, one warning is logged and
-:func:`bytevid_hf.modeling.scan.selective_scan` keeps using its torch implementation.
+The source (:mod:`.scan_c_source`) holds a sequential-in-time, parallel-over-channels (OpenMP) forward and an adjoint
+backward that recomputes blocks of ``CHECKPOINT_INTERVAL`` positions from states saved by the forward, so the memory
+kept for training is O(B·E·N·L/64) instead of O(B·E·N·L). It needs no Python or torch headers: the first call compiles
+it with the system C compiler (``$CC``, else cc, gcc or clang) into a per-user cache directory (``$BYTEVID_HF_CACHE``,
+else ``$XDG_CACHE_HOME/bytevid_hf``, else ``~/.cache/bytevid_hf``), keyed by a hash of the source, the compiler, the
+flags and the machine; the shared object is written to a temporary name and renamed into place, so concurrent
+processes never see a half-written file. When no compiler is found or compilation fails, one warning is logged and
+:func:`kernel_available` is False (``ssm_backend="auto"`` then uses the torch scan; ``ssm_backend="c"`` raises).
 
-``BYTEVID_SCAN_KERNEL`` selects the CPU path: unset or ``auto`` (the C kernel when it builds, else torch), ``torch``
-(always the torch scan) or ``c`` (the C kernel; an error when it cannot be built). Tensors on other devices always take
-the torch path.
+Both directions are ``torch.library`` custom ops (``bytevid::c_scan_fwd`` / ``_bwd``) with fake implementations, so
+``torch.compile`` and ``torch.export`` trace the model through the kernel as one opaque op.
 
 The kernel runs with :func:`torch.get_num_threads` threads unless :func:`set_num_threads` says otherwise; its results
 do not depend on the number of threads (reductions over channels are done in a fixed order).
@@ -32,23 +31,19 @@ import threading
 from pathlib import Path
 
 import torch
-from torch.autograd.function import once_differentiable
+from torch import Tensor
+
+from .scan_c_source import C_SOURCE
 
 logger = logging.getLogger(__name__)
 
-ENV_VAR = "BYTEVID_SCAN_KERNEL"
-SOURCE = Path(__file__).resolve().parent / "csrc" / "selective_scan.c"
 
 
 def read_source() -> bytes:
-    """The kernel's C source: ``csrc/selective_scan.c`` in the installed package. Hub checkpoints exported with
-    :func:`bytevid_hf.hub.export_checkpoint` carry their code as flat ``.py`` files only (that is all transformers copies
-    for ``trust_remote_code``), so there the same text comes from the generated module ``selective_scan_c.py``."""
-    if SOURCE.is_file():
-        return SOURCE.read_bytes()
-    from .selective_scan_c import C_SOURCE
-
+    """The kernel's C source (:data:`.scan_c_source.C_SOURCE`)."""
     return C_SOURCE.encode("utf-8")
+
+
 # States are checkpointed every CHECKPOINT_INTERVAL positions; the backward recomputes one such block at a time.
 CHECKPOINT_INTERVAL = 64
 _ABI_VERSION = 1
@@ -288,120 +283,140 @@ def _threads() -> int:
     return _num_threads if _num_threads is not None else torch.get_num_threads()
 
 
-def kernel_mode() -> str:
-    """``auto``, ``torch`` or ``c``, from ``$BYTEVID_SCAN_KERNEL``."""
-    mode = os.environ.get(ENV_VAR, "").strip().lower() or "auto"
-    if mode not in ("auto", "torch", "c"):
-        raise ValueError(f"{ENV_VAR} must be 'auto', 'torch' or 'c', got {os.environ.get(ENV_VAR)!r}")
-    return mode
 
-
-def use_c_kernel(*tensors: torch.Tensor) -> bool:
-    """Whether :func:`selective_scan` should run the C kernel on these (fp32) tensors."""
-    mode = kernel_mode()
-    if mode == "torch":
-        return False
-    if not all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors):
-        return False
-    if load_kernel() is None:
-        if mode == "c":
-            raise RuntimeError(f"{ENV_VAR}=c, but the C selective-scan kernel could not be built: {_error}")
-        return False
-    return True
+def kernel_error() -> str | None:
+    """Why the kernel could not be built (``None`` when it loaded or was not tried yet)."""
+    return _error
 
 
 # ----------------------------------------------------------------------------------------------------------------------
-# calling it
+# calling it: custom ops
 # ----------------------------------------------------------------------------------------------------------------------
 
 
-def _ptr(t: torch.Tensor | None) -> int | None:
+def _ptr(t: Tensor | None) -> int | None:
     return None if t is None else t.data_ptr()
 
 
-def _forward(u, delta, A, Bt, Ct, h0, save_checkpoints: bool):
-    """u, delta (B, E, L); A (E, N); Bt, Ct (B, L, N); h0 (B, E, N) or None; all contiguous fp32 CPU."""
+def _num_checkpoints(length) -> int:
+    return (length + CHECKPOINT_INTERVAL - 1) // CHECKPOINT_INTERVAL
+
+
+def _require_kernel() -> ctypes.CDLL:
     lib = load_kernel()
+    if lib is None:
+        raise RuntimeError(f"the C selective-scan kernel could not be built: {_error}")
+    return lib
+
+
+@torch.library.custom_op(f"bytevid::c_scan_fwd_v{_ABI_VERSION}", mutates_args=(), device_types="cpu")
+def c_scan_forward(
+    u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, h0: Tensor, save_checkpoints: bool
+) -> tuple[Tensor, Tensor, Tensor]:
+    """(y (B, E, L), h_L (B, E, N), checkpoints (B, E, ceil(L/64), N) or (0,)) from fp32 CPU u, delta (B, E, L),
+    A (E, N), B, C (B, N, L) and h0 (B, E, N). The checkpoints (the state before every 64 positions) are kept for
+    the backward."""
     batch, channels, length = u.shape
     state = A.shape[1]
-    k = CHECKPOINT_INTERVAL
+    u, delta, A, h0 = (t.contiguous() for t in (u, delta, A, h0))
+    Bt, Ct = B.transpose(1, 2).contiguous(), C.transpose(1, 2).contiguous()  # (B, L, N): the kernel's layout
     y = torch.empty_like(u)
     h_last = u.new_empty(batch, channels, state)
-    ckpt = u.new_empty(batch, channels, -(-length // k), state) if save_checkpoints else None
-    rc = lib.bv_scan_fwd(
-        _ptr(u), _ptr(delta), _ptr(A), _ptr(Bt), _ptr(Ct), _ptr(h0), _ptr(y), _ptr(h_last), _ptr(ckpt),
-        batch, channels, length, state, k, _threads(),
+    ckpt = u.new_empty(batch, channels, _num_checkpoints(length), state) if save_checkpoints else u.new_empty(0)
+    rc = _require_kernel().bv_scan_fwd(
+        _ptr(u), _ptr(delta), _ptr(A), _ptr(Bt), _ptr(Ct), _ptr(h0), _ptr(y), _ptr(h_last),
+        _ptr(ckpt) if save_checkpoints else None, batch, channels, length, state, CHECKPOINT_INTERVAL, _threads(),
     )
     if rc != 0:
         raise RuntimeError(f"C selective scan forward failed with code {rc}")
     return y, h_last, ckpt
 
 
-class _CSelectiveScan(torch.autograd.Function):
-    """C forward (saving one state per 64 positions) and C adjoint backward."""
-
-    @staticmethod
-    def forward(ctx, u, delta, A, B, C, h0):
-        u, delta, A, h0 = (t.contiguous() for t in (u, delta, A, h0))
-        Bt, Ct = B.transpose(1, 2).contiguous(), C.transpose(1, 2).contiguous()  # (B, L, N)
-        y, h_last, ckpt = _forward(u, delta, A, Bt, Ct, h0, save_checkpoints=True)
-        ctx.save_for_backward(u, delta, A, Bt, Ct, ckpt)
-        ctx.set_materialize_grads(False)
-        return y, h_last
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad_y, grad_h_last):
-        u, delta, A, Bt, Ct, ckpt = ctx.saved_tensors
-        batch, channels, length = u.shape
-        state = A.shape[1]
-        need = ctx.needs_input_grad
-        gy = None if grad_y is None else grad_y.float().contiguous()
-        gh = None if grad_h_last is None else grad_h_last.float().contiguous()
-        grad_u, grad_delta, grad_A = torch.empty_like(u), torch.empty_like(delta), torch.empty_like(A)
-        grad_B = u.new_empty(batch, length, state) if need[3] else None
-        grad_C = u.new_empty(batch, length, state) if need[4] else None
-        grad_h0 = u.new_empty(batch, channels, state) if need[5] else None
-        rc = load_kernel().bv_scan_bwd(
-            _ptr(u), _ptr(delta), _ptr(A), _ptr(Bt), _ptr(Ct), _ptr(ckpt), _ptr(gy), _ptr(gh),
-            _ptr(grad_u), _ptr(grad_delta), _ptr(grad_A), _ptr(grad_B), _ptr(grad_C), _ptr(grad_h0),
-            batch, channels, length, state, CHECKPOINT_INTERVAL, _threads(),
-        )
-        if rc == -2:
-            raise MemoryError("C selective scan backward: out of memory")
-        if rc != 0:
-            raise RuntimeError(f"C selective scan backward failed with code {rc}")
-        return (
-            grad_u if need[0] else None,
-            grad_delta if need[1] else None,
-            grad_A if need[2] else None,
-            None if grad_B is None else grad_B.transpose(1, 2),
-            None if grad_C is None else grad_C.transpose(1, 2),
-            grad_h0,
-        )
+@c_scan_forward.register_fake
+def _(u, delta, A, B, C, h0, save_checkpoints):
+    batch, channels, length = u.shape
+    ckpt_shape = (batch, channels, _num_checkpoints(length), A.shape[1]) if save_checkpoints else (0,)
+    return torch.empty_like(u), torch.empty_like(h0), u.new_empty(ckpt_shape)
 
 
-def c_selective_scan(u, delta, A, B, C, initial_state):
-    """The scan on the C kernel. fp32 CPU tensors with :func:`selective_scan`'s shapes (L ≥ 1, initial_state given).
-    Returns ``(y, final_state)``; differentiable w.r.t. every input."""
-    tensors = (u, delta, A, B, C, initial_state)
-    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
-        return _CSelectiveScan.apply(*tensors)
-    u, delta, A, initial_state = (t.contiguous() for t in (u, delta, A, initial_state))
+@torch.library.custom_op(f"bytevid::c_scan_bwd_v{_ABI_VERSION}", mutates_args=(), device_types="cpu")
+def c_scan_backward(
+    u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, ckpt: Tensor, grad_y: Tensor, grad_h: Tensor,
+    need_B: bool, need_C: bool, need_h0: bool,
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """Gradients (u, delta, A, B, C, h0) of :func:`c_scan_forward`; the ones not needed come back empty."""
+    batch, channels, length = u.shape
+    state = A.shape[1]
+    # contiguous copies held in locals: the kernel reads them through raw pointers
+    u, delta, A, ckpt = u.contiguous(), delta.contiguous(), A.contiguous(), ckpt.contiguous()
     Bt, Ct = B.transpose(1, 2).contiguous(), C.transpose(1, 2).contiguous()
-    y, h_last, _ = _forward(u, delta, A, Bt, Ct, initial_state, save_checkpoints=False)
+    gy, gh = grad_y.float().contiguous(), grad_h.float().contiguous()
+    grad_u, grad_delta, grad_A = torch.empty_like(u), torch.empty_like(delta), torch.empty_like(A)
+    grad_B = u.new_empty(batch, length, state) if need_B else u.new_empty(0)
+    grad_C = u.new_empty(batch, length, state) if need_C else u.new_empty(0)
+    grad_h0 = u.new_empty(batch, channels, state) if need_h0 else u.new_empty(0)
+    rc = _require_kernel().bv_scan_bwd(
+        _ptr(u), _ptr(delta), _ptr(A), _ptr(Bt), _ptr(Ct), _ptr(ckpt),
+        _ptr(gy), _ptr(gh), _ptr(grad_u), _ptr(grad_delta), _ptr(grad_A),
+        _ptr(grad_B) if need_B else None, _ptr(grad_C) if need_C else None, _ptr(grad_h0) if need_h0 else None,
+        batch, channels, length, state, CHECKPOINT_INTERVAL, _threads(),
+    )
+    if rc == -2:
+        raise MemoryError("C selective scan backward: out of memory")
+    if rc != 0:
+        raise RuntimeError(f"C selective scan backward failed with code {rc}")
+    grad_B = grad_B.transpose(1, 2).contiguous() if need_B else grad_B  # back to (B, N, L)
+    grad_C = grad_C.transpose(1, 2).contiguous() if need_C else grad_C
+    return grad_u, grad_delta, grad_A, grad_B, grad_C, grad_h0
+
+
+@c_scan_backward.register_fake
+def _(u, delta, A, B, C, ckpt, grad_y, grad_h, need_B, need_C, need_h0):
+    empty = u.new_empty(0)
+    return (
+        torch.empty_like(u), torch.empty_like(delta), torch.empty_like(A),
+        torch.empty_like(B) if need_B else empty, torch.empty_like(C) if need_C else empty,
+        u.new_empty(u.shape[0], u.shape[1], A.shape[1]) if need_h0 else empty,
+    )
+
+
+def _setup_context(ctx, inputs, output):
+    u, delta, A, B, C, _, _ = inputs
+    ctx.save_for_backward(u, delta, A, B, C, output[2])
+
+
+def _backward(ctx, grad_y, grad_h, _grad_ckpt):
+    u, delta, A, B, C, ckpt = ctx.saved_tensors
+    need = ctx.needs_input_grad
+    grad_y = torch.zeros_like(u) if grad_y is None else grad_y
+    grad_h = u.new_zeros(u.shape[0], u.shape[1], A.shape[1]) if grad_h is None else grad_h
+    g = c_scan_backward(u, delta, A, B, C, ckpt, grad_y, grad_h, need[3], need[4], need[5])
+    return (
+        g[0] if need[0] else None, g[1] if need[1] else None, g[2] if need[2] else None,
+        g[3] if need[3] else None, g[4] if need[4] else None, g[5] if need[5] else None, None,
+    )
+
+
+c_scan_forward.register_autograd(_backward, setup_context=_setup_context)
+
+
+def c_scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, h0: Tensor) -> tuple[Tensor, Tensor]:
+    """The scan on the C kernel: fp32 CPU tensors, ``(y, h_L)``; differentiable in every input. Checkpoints for the
+    backward are kept only when autograd records."""
+    save = torch.is_grad_enabled() and any(t.requires_grad for t in (u, delta, A, B, C, h0))
+    y, h_last, _ = c_scan_forward(u, delta, A, B, C, h0, save)
     return y, h_last
 
 
 __all__ = [
     "CHECKPOINT_INTERVAL",
-    "ENV_VAR",
-    "c_selective_scan",
+    "c_scan",
+    "c_scan_backward",
+    "c_scan_forward",
     "kernel_available",
+    "kernel_error",
     "kernel_info",
-    "kernel_mode",
     "load_kernel",
     "reset_kernel",
     "set_num_threads",
-    "use_c_kernel",
 ]

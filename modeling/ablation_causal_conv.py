@@ -53,4 +53,8 @@ class BytesVideoCausalConvBlock(GradientCheckpointingLayer):
         return hidden_states + self.mixer(self.norm(hidden_states)), None
 
 
-__all__ = ["BytesVideoCausalConvBlock", "BytesVideoCausalConvMixer"]
+def build_block(config, level: int, width: int) -> nn.Module:
+    """The mixer registry's builder for ``mixer_type="causal_conv"``."""
+    return BytesVideoCausalConvBlock(config, width)
+
+__all__ = ["build_block", "BytesVideoCausalConvBlock", "BytesVideoCausalConvMixer"]

@@ -1,7 +1,13 @@
-/*
+"""The C source of the CPU selective-scan kernel, compiled on first use by :mod:`.scan_c`.
+
+It lives in a Python module (not a ``.c`` file) so that transformers' remote-code machinery, which copies the
+``.py`` files a model imports, ships it with every checkpoint saved with ``register_for_auto_class``.
+"""
+
+C_SOURCE = r"""/*
  * CPU kernels of the selective scan (Mamba's S6 recurrence) for bytevid_hf.
  *
- * Plain C (no Python or torch headers): compiled on first use by bytevid_hf.modeling.scan_kernel and called through
+ * Plain C (no Python or torch headers): compiled on first use by bytevid_hf.modeling.scan_c and called through
  * ctypes on contiguous fp32 buffers.
  *
  *     h_t[e, n] = exp(dt_t[e] * A[e, n]) * h_{t-1}[e, n] + dt_t[e] * B_t[n] * u_t[e]
@@ -519,3 +525,4 @@ BV_EXPORT int bv_max_threads(void) {
     return 1;
 #endif
 }
+"""

@@ -37,4 +37,11 @@ class BytesVideoChunkedMambaBlock(BytesVideoMambaBlock):
         return out.reshape(batch, -1, width)[:, :length], None
 
 
-__all__ = ["BytesVideoChunkedMambaBlock"]
+def build_block(config, level: int, width: int):
+    """The mixer registry's builder for ``mixer_type="chunked_ssm"``: chunked Mamba blocks at every level but the
+    last, which sees the whole sequence (Bhirangi et al.'s upper SSM)."""
+    if level == config.num_levels - 1:
+        return BytesVideoMambaBlock(config, width)
+    return BytesVideoChunkedMambaBlock(config, width, chunk_length=config.ssm_chunk_size // config.pool_size**level)
+
+__all__ = ["build_block", "BytesVideoChunkedMambaBlock"]

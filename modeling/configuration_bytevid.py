@@ -7,11 +7,15 @@ from typing import Any
 
 from transformers import PretrainedConfig
 
+from .mixers import MIXERS
+
 POOLING_METHODS = ("concat", "average", "attention")
 # Mixer of each level (paper Tables 9 and 15); see `BytesVideoConfig.mixer_type`.
-MIXER_TYPES = ("mamba", "transformer", "local_attention", "causal_conv", "bf_ti", "mamba_flat", "chunked_ssm")
+MIXER_TYPES = tuple(MIXERS)
 ATTENTION_MIXERS = ("transformer", "local_attention", "bf_ti")
-SSM_BACKENDS = ("auto", "torch", "cuda")
+SSM_BACKENDS = ("auto", "c", "torch", "mamba_ssm")
+# Names of earlier releases, still read from saved configs.
+_LEGACY_SSM_BACKENDS = {"cuda": "mamba_ssm"}
 
 # Paper, Table 16: Layers, D, L_s, N, M. "bytes-micro" is this package's own CPU-sized preset.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -89,22 +93,19 @@ class BytesVideoConfig(PretrainedConfig):
             Read by transformers' video-classification pipeline, which passes it to the processor. The byte model reads
             every frame of the encoded stream regardless; the value only keeps the pipeline's API intact.
         ssm_backend (`str`, *optional*, defaults to `"auto"`):
-            Selective-scan implementation: ``"torch"`` (this package's chunked scan, any device), ``"cuda"``
-            (mamba-ssm's fused kernels; requires CUDA tensors and the ``[cuda]`` extra) or ``"auto"`` (mamba-ssm on CUDA
-            tensors when installed, otherwise the torch scan).
-        scan_chunk_size (`int`, *optional*, defaults to 64):
-            Sequence positions the torch scan processes at once; memory is O(B·D·chunk·N), never O(B·D·L·N).
+            The one switch that chooses the selective-scan implementation (see ``bytevid_hf.modeling.scan``):
+            ``"c"`` (this package's C kernel, CPU), ``"torch"`` (its chunked torch scan, any device), ``"mamba_ssm"``
+            (mamba-ssm's fused CUDA kernel, the ``[cuda]`` extra) or ``"auto"`` (C on CPU, mamba-ssm on CUDA when
+            installed, else the torch scan). Every backend supports initial and final states, so streaming, state
+            carry and sequence parallelism run on whichever is chosen. ``"cuda"`` (the old name) is read as
+            ``"mamba_ssm"``.
         mixer_block_size (`int`, *optional*, defaults to 4096):
-            Positions each Mamba layer processes at once on the torch/C path (the state is carried between blocks, so
-            outputs are identical). Smaller blocks keep temporaries in cache; under autograd each block is
-            checkpointed, so a layer's training memory is O(L·D) plus O(block). ``0`` processes the whole sequence in
-            one pass.
-        streaming_threshold (`int` or `None`, *optional*, defaults to 2097152):
-            Inference (no autograd) on inputs longer than this many bytes runs chunk by chunk through the streaming
-            path: identical outputs, memory independent of the length, and a tqdm progress bar. ``None`` disables it.
-            transformers' video-classification pipeline therefore handles hour-long videos.
+            Positions each Mamba layer processes at once (the state is carried between blocks, so outputs are
+            identical). Smaller blocks keep temporaries in cache; with activation checkpointing on
+            (``model.activation_checkpointing_enable()``) each block is checkpointed during training, so a layer's
+            training memory is O(L·D) plus O(block). ``0`` processes the whole sequence in one pass.
         streaming_chunk_size (`int`, *optional*, defaults to 8192):
-            Bytes per chunk of the streaming path and the default of ``stream(chunk_size=...)``. Small chunks keep every
+            Bytes per chunk of ``stream()`` (and of the pipeline on long videos) by default. Small chunks keep every
             level's temporaries in cache, which is faster on CPU than large ones.
         reconstruction_tokens (`tuple[int, int, int]`, *optional*, defaults to `(5, 8, 8)`):
             (F', H', W') of [`BytesVideoForRGBReconstruction`] (RGB-reconstruction pre-training, paper Table 10): the
@@ -144,9 +145,10 @@ class BytesVideoConfig(PretrainedConfig):
               independently and only the last level sees the whole sequence, as in the hierarchical SSM of
               Bhirangi et al. (2024): Table 15's "Chunked".
 
-            Streaming (``cache``/``use_cache``/``stream``), sequence parallelism, sub-sequence state carry and
-            [`BytesVideoForCausalLM`] are implemented for ``"mamba"`` only and raise a ``ValueError`` naming
-            ``mixer_type`` otherwise.
+            What each supports is declared in one registry (``bytevid_hf.modeling.mixers``): streaming
+            (``cache``/``use_cache``/``stream``), sequence parallelism and sub-sequence state carry need a stateful
+            mixer (``"mamba"``, ``"mamba_flat"``), [`BytesVideoForCausalLM`] needs ``"mamba"``; anything else raises a
+            ``ValueError`` naming ``mixer_type``.
         num_attention_heads (`int`, *optional*, defaults to 4):
             Heads of the attention mixers (``"transformer"``, ``"local_attention"``, ``"bf_ti"``); must divide every
             level width.
@@ -196,9 +198,7 @@ class BytesVideoConfig(PretrainedConfig):
         classifier_dropout: float = 0.0,
         num_frames: int = 16,
         ssm_backend: str = "auto",
-        scan_chunk_size: int = 64,
         mixer_block_size: int = 4096,
-        streaming_threshold: int | None = 2_097_152,
         streaming_chunk_size: int = 8192,
         reconstruction_tokens: tuple[int, int, int] | list[int] = (5, 8, 8),
         reconstruction_frames: int = 10,
@@ -237,10 +237,8 @@ class BytesVideoConfig(PretrainedConfig):
         self.rescale_prenorm_residual = rescale_prenorm_residual
         self.classifier_dropout = classifier_dropout
         self.num_frames = num_frames
-        self.ssm_backend = ssm_backend
-        self.scan_chunk_size = scan_chunk_size
+        self.ssm_backend = _LEGACY_SSM_BACKENDS.get(ssm_backend, ssm_backend)
         self.mixer_block_size = mixer_block_size
-        self.streaming_threshold = streaming_threshold
         self.streaming_chunk_size = streaming_chunk_size
         # JSON has no tuples: config.json stores a list, which is read back as a tuple here (same value either way).
         self.reconstruction_tokens = (
@@ -269,11 +267,8 @@ class BytesVideoConfig(PretrainedConfig):
 
         for name in ("hidden_size", "num_levels", "layers_per_level", "state_size", "conv_kernel", "expand"):
             positive_int(name)
-        positive_int("scan_chunk_size")
         positive_int("streaming_chunk_size")
         positive_int("mixer_block_size", minimum=0)  # 0 = one pass over the whole sequence
-        if self.streaming_threshold is not None:
-            positive_int("streaming_threshold")
         positive_int("level_width_multiplier")
         positive_int("pooling_attention_heads")
         positive_int("pool_size", minimum=2)

@@ -105,4 +105,10 @@ class BytesVideoAttentionBlock(GradientCheckpointingLayer):
         return hidden_states + self.mlp(self.mlp_norm(hidden_states)), None
 
 
-__all__ = ["BytesVideoAttentionBlock", "BytesVideoSelfAttention", "BytesVideoMLP", "sliding_window_attention"]
+def build_block(config, level: int, width: int) -> nn.Module:
+    """The mixer registry's builder for ``mixer_type="transformer"`` (global attention) and ``"local_attention"``
+    (sliding window of ``attention_window`` positions)."""
+    window = None if config.mixer_type == "transformer" else config.attention_window
+    return BytesVideoAttentionBlock(config, width, window=window)
+
+__all__ = ["build_block", "BytesVideoAttentionBlock", "BytesVideoSelfAttention", "BytesVideoMLP", "sliding_window_attention"]
