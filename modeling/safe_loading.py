@@ -2,7 +2,8 @@
 clear error for a checkpoint whose tensor shapes do not match its config.
 
 ``from_pretrained`` of every bytevid ``PreTrainedModel`` (classifier, backbone, next-byte LM, RGB reconstruction, QA)
-goes through :class:`SafeLoadingMixin`:
+goes through :class:`SafeLoadingMixin`, which overrides only the public ``from_pretrained`` and checks before
+transformers loads anything:
 
 * **Pickle checkpoints are refused.** ``pytorch_model.bin`` / ``*.pt`` / ``*.pth`` / ``*.ckpt`` are Python pickles;
   a hostile one can run code when unpickled (torch's ``weights_only`` unpickler narrows but does not remove that
@@ -11,17 +12,44 @@ goes through :class:`SafeLoadingMixin`:
   ``use_safetensors=False`` raise :class:`UnsafeCheckpointError` naming the file and the reason. With
   ``allow_pickle=True`` transformers' own rules apply (``weights_only=True`` by default: torch's restricted
   unpickler; ``weights_only=False`` additionally allows arbitrary pickles).
-* **Shape mismatches are named.** transformers raises a bare ``RuntimeError`` (and logs a table) when a checkpoint
-  tensor's shape differs from the model built from ``config.json``; here a :class:`CheckpointShapeError` lists every
-  mismatched parameter with both shapes and the config fields (with their values) that fix its shape.
-  ``ignore_mismatched_sizes=True`` keeps transformers' behaviour (re-initialise those tensors), e.g. for a new
-  classification head.
+* **Shape mismatches are named.** :func:`check_checkpoint_shapes` compares, from public information only,
+
+  - the shapes the config implies: the config as ``from_pretrained`` would build it (``config_class.from_pretrained``
+    with the caller's download arguments and config overrides such as ``num_labels=5``, or the caller's ``config=``),
+    and the model class instantiated from it on the ``meta`` device (no memory), whose ``state_dict()`` gives
+    ``name -> shape``;
+  - the checkpoint's shapes: the safetensors headers (``safe_open(...).get_slice(name).get_shape()``; no tensor is
+    read) of ``model.safetensors`` or of every shard listed in ``model.safetensors.index.json`` (``variant`` and
+    ``subfolder`` applied as transformers applies them), found with ``transformers.utils.cached_file`` for local
+    folders and Hub repositories alike (Hub files are then cached for the load that follows); or the caller's
+    ``state_dict=``.
+
+  Checkpoint names are mapped to model names as transformers maps them: the caller's ``key_mapping``, then the
+  ``base_model_prefix`` (``"bytevid"``) stripped when a head's checkpoint (``bytevid.*``) loads into the bare
+  ``BytesVideoModel`` and added when a backbone checkpoint loads into a head. Tensors on one side only are not
+  shape mismatches (transformers reports them as missing / unexpected). Every mismatched tensor raises one
+  :class:`CheckpointShapeError` (a ``RuntimeError``, as transformers' own error, and a ``ValueError``) listing both
+  shapes and the config fields (with their values) that fix its shape. ``ignore_mismatched_sizes=True`` skips the
+  check and keeps transformers' behaviour (re-initialise those tensors), e.g. for a new classification head.
+
+  Not checked here (transformers' own ``RuntimeError`` still applies when shapes differ): pickle checkpoints loaded
+  with ``allow_pickle=True`` (their shapes are not readable without unpickling), GGUF files, quantized checkpoints
+  (their stored shapes are packed), a config naming its own weights file (``transformers_weights``), and a
+  checkpoint whose config or weights cannot be located before loading (e.g. a PEFT adapter folder; transformers
+  resolves it).
 """
 
 from __future__ import annotations
 
+import copy
+import json
 import os
 import re
+
+import torch
+from safetensors import SafetensorError, safe_open
+from transformers import PreTrainedConfig, PreTrainedModel
+from transformers.utils import cached_file
 
 SAFE_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json")
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
@@ -53,8 +81,11 @@ class UnsafeCheckpointError(ValueError):
     """A checkpoint would be loaded with pickle without ``allow_pickle=True``."""
 
 
-class CheckpointShapeError(ValueError):
-    """A checkpoint's tensors do not have the shapes its config implies."""
+class CheckpointShapeError(RuntimeError, ValueError):
+    """A checkpoint's tensors do not have the shapes its config implies.
+
+    A ``RuntimeError`` like transformers' own size-mismatch error (what callers catch around ``from_pretrained``), and
+    a ``ValueError`` for callers of earlier versions."""
 
 
 def config_fields_for_parameter(name: str) -> tuple[str, ...]:
@@ -63,6 +94,19 @@ def config_fields_for_parameter(name: str) -> tuple[str, ...]:
         if re.search(pattern, name):
             return fields
     return ()
+
+
+def _owning_config(model, name: str):
+    """The config of the innermost ``PreTrainedModel`` in ``model`` that holds parameter ``name`` (for the QA model:
+    ``bytevid.*`` -> its ``video_config``, ``language_model.*`` -> its ``text_config``)."""
+    config, module = getattr(model, "config", None), model
+    for part in name.split(".")[:-1]:
+        module = dict(module.named_children()).get(part)
+        if module is None:
+            break
+        if isinstance(module, PreTrainedModel):
+            config = module.config
+    return config
 
 
 def _describe_fields(config, fields: tuple[str, ...]) -> str:
@@ -80,9 +124,10 @@ def shape_mismatch_message(model, mismatched, source) -> str:
         f"the {type(model).__name__} built from the config (config.json and the weights come from different "
         "models, or config.json was edited):"
     ]
-    config = getattr(model, "config", None)
     for name, checkpoint_shape, model_shape in sorted(mismatched):
-        fields = config_fields_for_parameter(name)
+        config = _owning_config(model, name)
+        # The field table describes bytevid modules only (a Gemma language model's "mlp." is not a bytevid MLP).
+        fields = config_fields_for_parameter(name) if getattr(config, "model_type", None) == "bytevid" else ()
         hint = f"; its shape follows from {_describe_fields(config, fields)}" if fields else ""
         lines.append(f"  {name}: checkpoint {tuple(checkpoint_shape)} vs config {tuple(model_shape)}{hint}")
     lines.append(
@@ -90,6 +135,15 @@ def shape_mismatch_message(model, mismatched, source) -> str:
         "re-initialise these tensors (e.g. a new classification head)."
     )
     return "\n".join(lines)
+
+
+def _variant_name(name: str, variant: str | None) -> str:
+    """transformers' weight file name for ``variant``: model.safetensors -> model.{variant}.safetensors,
+    model.safetensors.index.json -> model.safetensors.index.{variant}.json."""
+    if not variant:
+        return name
+    stem, extension = name.rsplit(".", 1)
+    return f"{stem}.{variant}.{extension}"
 
 
 def _local_pickle_files(directory: str) -> list[str]:
@@ -118,8 +172,7 @@ def check_checkpoint_is_safe(pretrained_model_name_or_path, kwargs: dict) -> Non
         )
     directory = os.path.join(path, subfolder)
     if os.path.isdir(directory):
-        variant = kwargs.get("variant")
-        safe = [name if not variant else name.replace("model.", f"model.{variant}.", 1) for name in SAFE_WEIGHT_FILES]
+        safe = [_variant_name(name, kwargs.get("variant")) for name in SAFE_WEIGHT_FILES]
         if not any(os.path.isfile(os.path.join(directory, name)) for name in safe):
             pickles = _local_pickle_files(directory)
             if pickles:
@@ -132,29 +185,180 @@ def check_checkpoint_is_safe(pretrained_model_name_or_path, kwargs: dict) -> Non
     kwargs["use_safetensors"] = True
 
 
+# from_pretrained arguments that are not config fields: transformers (5.24) takes these out of **kwargs before it
+# passes the rest to config_class.from_pretrained. An argument missing here would reach the config as an unused kwarg.
+_LOADING_ARGUMENTS = frozenset({
+    "config", "cache_dir", "ignore_mismatched_sizes", "force_download", "local_files_only", "token", "revision",
+    "use_safetensors", "weights_only", "fusion_config", "disable_mmap", "state_dict", "proxies", "tqdm_class",
+    "output_loading_info", "_from_pipeline", "_from_auto", "dtype", "torch_dtype", "device_map", "max_memory",
+    "offload_folder", "offload_buffers", "quantization_config", "subfolder", "_commit_hash", "variant",
+    "adapter_kwargs", "adapter_name", "generation_config", "gguf_file", "distributed_config", "device_mesh", "tp_plan",
+    "tp_size", "trust_remote_code", "allow_all_kernels", "use_kernels", "kernel_config", "key_mapping", "mirror",
+    "_fast_init", "low_cpu_mem_usage", "from_tf", "from_flax", "offload_state_dict",
+})
+# Where the config and the weights are looked up (cached_file / config_class.from_pretrained arguments).
+# force_download is left to transformers' own load: passing it here would download every file twice.
+_DOWNLOAD_ARGUMENTS = ("cache_dir", "proxies", "local_files_only", "token", "revision", "subfolder")
+
+
+def _download_kwargs(kwargs: dict) -> dict:
+    return {name: kwargs[name] for name in _DOWNLOAD_ARGUMENTS if kwargs.get(name) is not None}
+
+
+def _config_for_loading(model_class, pretrained_model_name_or_path, kwargs: dict):
+    """The config ``model_class.from_pretrained(pretrained_model_name_or_path, **kwargs)`` builds its model from:
+    the caller's ``config=`` object (copied), or ``config_class.from_pretrained`` of ``config=`` (a path) or of the
+    checkpoint, with the download arguments and the config overrides (e.g. ``num_labels=5``) applied as transformers
+    applies them. ``None`` when no config.json can be located (transformers then raises, or resolves an adapter)."""
+    config = kwargs.get("config")
+    if isinstance(config, PreTrainedConfig):
+        return copy.deepcopy(config)
+    source = config if config is not None else pretrained_model_name_or_path
+    if source is None:
+        return None
+    overrides = {name: value for name, value in kwargs.items() if name not in _LOADING_ARGUMENTS}
+    try:
+        config, _unused = model_class.config_class.from_pretrained(
+            source, return_unused_kwargs=True, **_download_kwargs(kwargs), **overrides
+        )
+    except OSError:
+        return None
+    return config
+
+
+def _safetensors_header_shapes(path: str) -> dict[str, tuple[int, ...]]:
+    """name -> shape of every tensor in the safetensors file ``path``, from its header (no tensor data is read)."""
+    with safe_open(path, framework="pt") as f:
+        return {name: tuple(f.get_slice(name).get_shape()) for name in f.keys()}
+
+
+def checkpoint_tensor_shapes(pretrained_model_name_or_path, kwargs: dict) -> dict[str, tuple[int, ...]] | None:
+    """name -> shape of every tensor in the safetensors checkpoint ``from_pretrained(pretrained_model_name_or_path,
+    **kwargs)`` would load (``model.safetensors``, else the shards of ``model.safetensors.index.json``; ``variant``
+    and ``subfolder`` applied; a local folder, a ``.safetensors`` file or a Hub repository id), read from the file
+    headers. ``None`` when there is no such checkpoint or it cannot be read before loading."""
+    path = os.fspath(pretrained_model_name_or_path)
+    download = _download_kwargs(kwargs)
+    try:
+        if os.path.isfile(path):
+            return _safetensors_header_shapes(path) if path.endswith(".safetensors") else None
+        for name in SAFE_WEIGHT_FILES:
+            try:
+                resolved = cached_file(path, _variant_name(name, kwargs.get("variant")), **download)
+            except OSError:  # not in this repository / folder (or not reachable): try the next name
+                continue
+            if resolved is None:
+                continue
+            if not name.endswith(".index.json"):
+                return _safetensors_header_shapes(resolved)
+            with open(resolved, encoding="utf-8") as f:
+                shards = sorted(set(json.load(f)["weight_map"].values()))
+            shapes = {}
+            for shard in shards:
+                shard_path = cached_file(path, shard, **download)
+                if shard_path is None:
+                    return None
+                shapes.update(_safetensors_header_shapes(shard_path))
+            return shapes
+    except (OSError, ValueError, KeyError, SafetensorError):
+        # An unreadable or incomplete checkpoint: transformers' own load reports it (or repairs it with
+        # force_download=True).
+        return None
+    return None
+
+
+def _prefixed_key(key: str, expected: dict, prefix: str) -> str:
+    """transformers' base_model_prefix rule: strip the prefix when only the stripped name is a model tensor (a
+    head's checkpoint into the bare backbone), add it when only the prefixed name is (a backbone checkpoint into a
+    head)."""
+    if not prefix:
+        return key
+    stripped = key.removeprefix(f"{prefix}.")
+    if stripped != key and stripped in expected:
+        return stripped
+    if f"{prefix}.{key}" in expected:
+        return f"{prefix}.{key}"
+    return key
+
+
+def _model_key(key: str, expected: dict, prefix: str, key_mapping: dict | None) -> str:
+    """The model tensor a checkpoint tensor ``key`` loads into: the caller's ``key_mapping`` (regex -> replacement,
+    in order), then the base_model_prefix rule; the unrenamed key when only it names a model tensor."""
+    renamed = key
+    for pattern, replacement in (key_mapping or {}).items():
+        renamed = re.sub(pattern, replacement, renamed, count=1)
+    renamed = _prefixed_key(renamed, expected, prefix)
+    if renamed not in expected and key in expected:
+        return _prefixed_key(key, expected, prefix)
+    return renamed
+
+
+def _describe_source(pretrained_model_name_or_path, kwargs: dict) -> str:
+    if pretrained_model_name_or_path is None:
+        return "given as state_dict"
+    source = os.fspath(pretrained_model_name_or_path)
+    details = [f"{name}={kwargs[name]!r}" for name in ("subfolder", "variant", "revision") if kwargs.get(name)]
+    return f"{source} ({', '.join(details)})" if details else source
+
+
+def check_checkpoint_shapes(model_class, pretrained_model_name_or_path, kwargs: dict) -> None:
+    """Raise :class:`CheckpointShapeError` when a tensor of the checkpoint ``model_class.from_pretrained(
+    pretrained_model_name_or_path, **kwargs)`` would load has another shape than the same tensor of the
+    ``model_class`` its config builds (see the module docstring for what is read; nothing is loaded or allocated).
+    Does nothing with ``ignore_mismatched_sizes=True`` or when the shapes cannot be read before loading."""
+    if kwargs.get("ignore_mismatched_sizes") or kwargs.get("gguf_file") or kwargs.get("use_safetensors") is False:
+        return
+    if kwargs.get("quantization_config") is not None:
+        return
+    config = _config_for_loading(model_class, pretrained_model_name_or_path, kwargs)
+    if config is None or getattr(config, "quantization_config", None) or getattr(config, "transformers_weights", None):
+        return
+    state_dict = kwargs.get("state_dict")
+    if state_dict is not None:
+        checkpoint = {name: tuple(tensor.shape) for name, tensor in state_dict.items()}
+    elif pretrained_model_name_or_path is not None:
+        checkpoint = checkpoint_tensor_shapes(pretrained_model_name_or_path, kwargs)
+    else:
+        return
+    if not checkpoint:
+        return
+    with torch.device("meta"):  # parameters without storage: shapes only
+        model = model_class(config)
+    expected = {name: tuple(tensor.shape) for name, tensor in model.state_dict().items()}  # name -> shape
+    prefix = getattr(model_class, "base_model_prefix", "") or ""
+    mismatched = []  # (model tensor name, checkpoint shape, config shape)
+    for key, shape in checkpoint.items():
+        name = _model_key(key, expected, prefix, kwargs.get("key_mapping"))
+        if name in expected and expected[name] != shape:
+            mismatched.append((name, shape, expected[name]))
+    if mismatched:
+        raise CheckpointShapeError(
+            shape_mismatch_message(model, mismatched, _describe_source(pretrained_model_name_or_path, kwargs))
+        )
+
+
 class SafeLoadingMixin:
     """``from_pretrained`` with the pickle guard and named shape errors (mixed into the bytevid PreTrainedModels)."""
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *model_args, allow_pickle: bool = False, **kwargs):
-        r"""transformers' ``from_pretrained`` (same arguments), restricted to safetensors weights.
+        r"""transformers' ``from_pretrained`` (same arguments), restricted to safetensors weights, with a named
+        error for tensor shapes that do not match the config.
 
         Args:
             allow_pickle (`bool`, *optional*, defaults to `False`):
                 Also accept pickle checkpoints (``pytorch_model.bin`` and other torch.save files, loaded with
                 transformers' ``weights_only`` rule). Without it such checkpoints raise ``UnsafeCheckpointError``.
+
+        Raises:
+            UnsafeCheckpointError: the checkpoint would be unpickled without ``allow_pickle=True``.
+            CheckpointShapeError: a checkpoint tensor's shape differs from the config's (unless
+                ``ignore_mismatched_sizes=True``); checked from the safetensors headers before anything is loaded.
         """
         if not allow_pickle:
             check_checkpoint_is_safe(pretrained_model_name_or_path, kwargs)
+        check_checkpoint_shapes(cls, pretrained_model_name_or_path, kwargs)
         return super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
-
-    @classmethod
-    def _finalize_model_loading(cls, model, load_config, loading_info):
-        mismatched = getattr(loading_info, "mismatched_keys", None)
-        if mismatched and not getattr(load_config, "ignore_mismatched_sizes", False):
-            source = getattr(load_config, "pretrained_model_name_or_path", None)
-            raise CheckpointShapeError(shape_mismatch_message(model, mismatched, source))
-        return super()._finalize_model_loading(model, load_config, loading_info)
 
 
 __all__ = [
@@ -162,5 +366,7 @@ __all__ = [
     "SafeLoadingMixin",
     "UnsafeCheckpointError",
     "check_checkpoint_is_safe",
+    "check_checkpoint_shapes",
+    "checkpoint_tensor_shapes",
     "config_fields_for_parameter",
 ]
