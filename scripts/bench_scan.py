@@ -1,8 +1,11 @@
 #!/usr/bin/env python
 """Time the selective scan alone: the C kernel vs the chunked torch scan, forward and forward+backward.
 
-One Mamba layer's scan (hidden 256, expand 2: E=512 channels, N=16 states, batch 1, fp32) at several lengths.
-Each cell is the median of --repeats timed calls after one warm-up call (time.perf_counter).
+One Mamba layer's scan (hidden 256, expand 2: E=512 channels, N=16 states, batch 1, fp32) at several lengths:
+``selective_scan(u, delta, A, B, C, initial_state=h0, return_final_state=True, backend=...)`` with ``backend="c"``
+and ``backend="torch"`` (Δ given after softplus, no D, gate or delta bias: the recurrence alone); the backward
+flows from both y and the final state. Each cell is the median of --repeats timed calls after one warm-up call
+(time.perf_counter).
 
     python scripts/bench_scan.py [--lengths 1024 4096 16384 65536] [--threads 2] [--repeats 3]
                                  [--skip-torch-above L] [--skip-torch-backward-above L]
@@ -20,8 +23,8 @@ import time
 
 import torch
 
-from bytevid_hf.modeling import scan_kernel
-from bytevid_hf.modeling.scan import selective_scan
+from bytevid_hf.modeling import scan_c
+from bytevid_hf.modeling.scan import TORCH_SCAN_CHUNK_SIZE, selective_scan
 
 
 def make_inputs(length, channels, state, batch, seed=0):
@@ -46,15 +49,13 @@ def timed(fn, repeats):
 
 
 def bench(backend, inputs, repeats, backward):
-    os.environ[scan_kernel.ENV_VAR] = backend
-
     def forward():
         with torch.no_grad():
-            selective_scan(*inputs[:5], initial_state=inputs[5])
+            selective_scan(*inputs[:5], initial_state=inputs[5], return_final_state=True, backend=backend)
 
     def forward_backward():
         leaves = [t.detach().requires_grad_() for t in inputs]
-        y, h = selective_scan(*leaves[:5], initial_state=leaves[5])
+        y, h = selective_scan(*leaves[:5], initial_state=leaves[5], return_final_state=True, backend=backend)
         torch.autograd.backward((y, h), (torch.ones_like(y), torch.ones_like(h)))
 
     return timed(forward_backward if backward else forward, repeats)
@@ -75,8 +76,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    previous = os.environ.get(scan_kernel.ENV_VAR)
-    info = scan_kernel.kernel_info()
+    info = scan_c.kernel_info()
     if "error" in info:
         raise SystemExit(f"C kernel unavailable: {info['error']}")
     try:
@@ -85,31 +85,26 @@ def main(argv=None):
         load = None
     print(f"E={args.channels} N={args.state} batch={args.batch} fp32, threads={torch.get_num_threads()}, "
           f"median of {args.repeats} after 1 warm-up; load average at start: {load}")
-    print(f"C kernel: {info['path']} ({' '.join(info['cflags'])}, OpenMP={info['openmp']})")
+    print(f"C kernel: {info['path']} ({' '.join(info['cflags'])}, OpenMP={info['openmp']}); "
+          f"torch scan chunk: {TORCH_SCAN_CHUNK_SIZE.get('cpu')} positions")
     print()
     header = f"| {'L':>6} | {'fwd C (s)':>10} | {'fwd torch (s)':>13} | {'speed-up':>8} " \
              f"| {'fwd+bwd C (s)':>13} | {'fwd+bwd torch (s)':>17} | {'speed-up':>8} |"
     print(header)
     print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
-    try:
-        for length in args.lengths:
-            inputs = make_inputs(length, args.channels, args.state, args.batch)
-            skip_fwd = args.skip_torch_above is not None and length > args.skip_torch_above
-            skip_bwd = skip_fwd or (args.skip_torch_backward_above is not None
-                                    and length > args.skip_torch_backward_above)
-            fc = bench("c", inputs, args.repeats, backward=False)
-            ft = None if skip_fwd else bench("torch", inputs, args.repeats, backward=False)
-            bc = bench("c", inputs, args.repeats, backward=True)
-            bt = None if skip_bwd else bench("torch", inputs, args.repeats, backward=True)
-            ft_s, fsp = ("skipped", "") if ft is None else (f"{ft:.4f}", f"{ft / fc:.1f}x")
-            bt_s, bsp = ("skipped", "") if bt is None else (f"{bt:.4f}", f"{bt / bc:.1f}x")
-            print(f"| {length:>6} | {fc:>10.4f} | {ft_s:>13} | {fsp:>8} | {bc:>13.4f} | {bt_s:>17} | {bsp:>8} |",
-                  flush=True)
-    finally:
-        if previous is None:
-            os.environ.pop(scan_kernel.ENV_VAR, None)
-        else:
-            os.environ[scan_kernel.ENV_VAR] = previous
+    for length in args.lengths:
+        inputs = make_inputs(length, args.channels, args.state, args.batch)
+        skip_fwd = args.skip_torch_above is not None and length > args.skip_torch_above
+        skip_bwd = skip_fwd or (args.skip_torch_backward_above is not None
+                                and length > args.skip_torch_backward_above)
+        fc = bench("c", inputs, args.repeats, backward=False)
+        ft = None if skip_fwd else bench("torch", inputs, args.repeats, backward=False)
+        bc = bench("c", inputs, args.repeats, backward=True)
+        bt = None if skip_bwd else bench("torch", inputs, args.repeats, backward=True)
+        ft_s, fsp = ("skipped", "") if ft is None else (f"{ft:.4f}", f"{ft / fc:.1f}x")
+        bt_s, bsp = ("skipped", "") if bt is None else (f"{bt:.4f}", f"{bt / bc:.1f}x")
+        print(f"| {length:>6} | {fc:>10.4f} | {ft_s:>13} | {fsp:>8} | {bc:>13.4f} | {bt_s:>17} | {bsp:>8} |",
+              flush=True)
     try:
         print(f"\nload average at end: {os.getloadavg()}")
     except OSError:

@@ -9,12 +9,18 @@ Sections (``--sections a,b,c``):
   a  Layer: one Mamba mixer (hidden 256, expand 2, state 16, batch 1, fp32) at each ``--lengths`` L:
      ours (``BytesVideoMambaMixer``), transformers' ``MambaMixer`` torch path (same weights) and the naive loop
      (our mixer with the scan replaced by ``selective_scan_reference``): forward (no_grad) and forward+backward
-     (loss = out.sum()) time, µs per byte and peak RSS.
+     (loss = out.sum()) time, µs per byte and peak RSS. ``ours-torch-scan`` is our mixer with
+     ``config.ssm_backend="torch"``.
   b  Model vs pixels: bytes-tiny (random init, 400 labels) on a 262,144-byte clip vs VideoMAE-base on 16 frames at
      224², forward and forward+backward; then per video length (``--video-minutes``) bytes-tiny over all its bytes
      with ``model.stream`` vs VideoMAE-base on all its frames at 25 fps.
   c  Input pipeline for the same 10 s canonical clip: ``BytesVideoProcessor`` (read the bytes) vs PyAV decode of every
      frame + torchvision resize to 224².
+
+Our forward+backward runs (a and b) are training mode with activation checkpointing on
+(``model.train(); model.activation_checkpointing_enable()``; the lone mixer of (a) gets the same flag): every Mamba
+layer recomputes its blocks of ``config.mixer_block_size`` positions in backward. That is what every earlier run
+measured (checkpointing was unconditional before it became opt-in), so the numbers compare like with like.
 
 Every measurement runs in a fresh subprocess (``--worker SPEC``), so its peak memory is that process's
 ``ru_maxrss``; an address-space limit (``--mem-limit-gb``) makes runs that do not fit fail fast with a memory error
@@ -67,9 +73,16 @@ IMPL_LABELS = {
     "ours": "ours (BytesVideoMambaMixer)",
     "transformers": "transformers MambaMixer (torch path)",
     "naive": "naive loop (selective_scan_reference)",
-    "ours-torch-scan": "ours, chunked torch scan (BYTEVID_SCAN_KERNEL=torch)",
+    "ours-torch-scan": "ours, chunked torch scan (config.ssm_backend='torch')",
 }
+#: config.ssm_backend of our mixer per implementation (the naive loop replaces the scan itself).
+IMPL_SSM_BACKENDS = {"ours": "auto", "naive": "auto", "ours-torch-scan": "torch"}
 MODE_LABELS = {"forward": "forward", "backward": "forward+backward"}
+CHECKPOINTING_NOTE = ("training mode with activation checkpointing on (model.activation_checkpointing_enable()): "
+                      "every Mamba layer checkpoints its blocks of config.mixer_block_size positions and recomputes "
+                      "them in backward, as every forward+backward measured before checkpointing became opt-in")
+LAYER_CHECKPOINTING_NOTE = (CHECKPOINTING_NOTE + "; the lone mixer (ours, naive, ours-torch-scan) gets the same "
+                            "gradient_checkpointing flag set directly, transformers' MambaMixer does not checkpoint")
 
 
 # ======================================================================================================================
@@ -122,17 +135,22 @@ class _Timer:
         return out
 
 
-def _layer_modules(spec):
+def _layer_modules(spec, train: bool = False):
+    """Our mixer with the scan backend of ``spec["ssm_backend"]``; with ``train``, in training mode with activation
+    checkpointing on (what ``model.activation_checkpointing_enable()`` sets on every Mamba layer of a model)."""
     import torch
 
     from bytevid_hf import BytesVideoConfig
     from bytevid_hf.modeling import BytesVideoMambaMixer
 
     torch.manual_seed(spec.get("seed", 0))
-    config = BytesVideoConfig.from_preset("bytes-tiny", state_size=STATE, expand=EXPAND, conv_kernel=CONV_KERNEL)
+    config = BytesVideoConfig.from_preset("bytes-tiny", state_size=STATE, expand=EXPAND, conv_kernel=CONV_KERNEL,
+                                          ssm_backend=spec.get("ssm_backend", "auto"))
     ours = BytesVideoMambaMixer(config, HIDDEN)
     ours.init_mamba_weights(1)
     assert ours.time_step_rank == DT_RANK, ours.time_step_rank
+    ours.train(train)
+    ours.gradient_checkpointing = train
     return ours
 
 
@@ -151,8 +169,8 @@ def _install_naive_scan():
     import bytevid_hf.modeling.mamba as mamba_module
     from bytevid_hf.modeling.scan import selective_scan_reference
 
-    def naive_scan(u, delta, A, B, C, initial_state=None, chunk_size=None):
-        return selective_scan_reference(u, delta, A, B, C, initial_state=initial_state)
+    def naive_scan(*args, backend=None, **kwargs):  # selective_scan's arguments; the loop has no backends
+        return selective_scan_reference(*args, **kwargs)
 
     mamba_module.selective_scan = naive_scan
 
@@ -161,29 +179,32 @@ def _first(output):
     return output[0] if isinstance(output, (tuple, list)) else output
 
 
-def _scan_backend_name() -> str:
-    try:
-        from bytevid_hf.modeling import scan_kernel
-    except ImportError:
-        return "chunked torch scan (no C kernel in this version)"
-    try:
-        mode = scan_kernel.kernel_mode()
-    except Exception:  # noqa: BLE001
-        mode = os.environ.get("BYTEVID_SCAN_KERNEL", "auto")
-    if mode == "torch":
-        return "chunked torch scan (BYTEVID_SCAN_KERNEL=torch)"
-    if scan_kernel.kernel_available():
-        info = scan_kernel.kernel_info()
+def _scan_backend_name(requested: str = "auto") -> str:
+    """What ``config.ssm_backend=requested`` runs on CPU, as resolved by the package, with the C kernel's build."""
+    from bytevid_hf.modeling import scan_c
+    from bytevid_hf.modeling.scan import TORCH_SCAN_CHUNK_SIZE, resolve_scan_backend
+
+    resolved = resolve_scan_backend(requested, "cpu")
+    if resolved == "c":
+        info = scan_c.kernel_info()
         return f"C kernel ({'OpenMP' if info.get('openmp') else 'no OpenMP'}, {' '.join(info.get('cflags', []))})"
-    error = " ".join(str(scan_kernel.kernel_info().get("error", "?")).split())
-    return f"chunked torch scan (C kernel unavailable: {error[:160]})"
+    torch_scan = f"chunked torch scan (chunk {TORCH_SCAN_CHUNK_SIZE.get('cpu')}"
+    if requested != "auto":
+        return f"{torch_scan}, ssm_backend={requested!r})"
+    error = " ".join(str(scan_c.kernel_info().get("error", "?")).split())
+    return f"{torch_scan}; C kernel unavailable: {error[:160]})"
+
+
+def _backend_fields(requested: str = "auto") -> dict:
+    return {"ssm_backend": requested, "scan_backend": _scan_backend_name(requested)}
 
 
 def _work_layer(spec, timer):
     import torch
 
     impl, length, mode = spec["impl"], spec["length"], spec["mode"]
-    ours = _layer_modules(spec)
+    train = mode == "backward"
+    ours = _layer_modules(spec, train=train)
     if impl == "naive":
         _install_naive_scan()
     module = _transformers_mixer(ours.state_dict()) if impl == "transformers" else ours
@@ -204,8 +225,12 @@ def _work_layer(spec, timer):
     result.update(timer.run(forward if mode == "forward" else forward_backward, spec["repeats"]))
     if "median_s" in result:
         result["us_per_byte"] = result["median_s"] / length * 1e6
-    result["scan_backend"] = _scan_backend_name() if impl.startswith("ours") else (
-        "selective_scan_reference (Python loop)" if impl == "naive" else "transformers torch fallback")
+    if impl.startswith("ours"):
+        result.update(_backend_fields(spec.get("ssm_backend", "auto")))
+    else:
+        result["scan_backend"] = ("selective_scan_reference (Python loop)" if impl == "naive"
+                                  else "transformers torch fallback")
+    result["activation_checkpointing"] = train and impl != "transformers"
     return result
 
 
@@ -227,24 +252,29 @@ def _work_consistency(spec, timer):
         "max_abs_diff_ours_vs_transformers": float((y_ours - y_theirs).abs().max()),
         "max_abs_diff_ours_vs_naive": float((y_ours - y_naive).abs().max()),
         "max_abs_output": scale,
-        "scan_backend": _scan_backend_name(),
+        **_backend_fields(),
     }
 
 
 def _bytes_model(train: bool):
+    """bytes-tiny, random init; with ``train``, in training mode with activation checkpointing on."""
     import torch
 
     from bytevid_hf import BytesVideoConfig, BytesVideoForClassification
 
     torch.manual_seed(0)
     model = BytesVideoForClassification(BytesVideoConfig.from_preset("bytes-tiny", num_labels=400))
-    return model.train(train)
+    model.train(train)
+    if train:
+        model.activation_checkpointing_enable()
+    return model
 
 
 def _work_bytes_model(spec, timer):
     import torch
 
-    model = _bytes_model(train=spec["mode"] == "backward")
+    train = spec["mode"] == "backward"
+    model = _bytes_model(train=train)
     nbytes = spec["bytes"]
     ids = torch.randint(0, 256, (1, nbytes), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
     labels = torch.tensor([3])
@@ -257,11 +287,12 @@ def _work_bytes_model(spec, timer):
         model.zero_grad(set_to_none=True)
         model(input_ids=ids, labels=labels).loss.backward()
 
-    result = {"baseline_rss_mb": _rss_mb(), "parameters": sum(p.numel() for p in model.parameters())}
+    result = {"baseline_rss_mb": _rss_mb(), "parameters": sum(p.numel() for p in model.parameters()),
+              "activation_checkpointing": train}
     result.update(timer.run(forward if spec["mode"] == "forward" else forward_backward, spec["repeats"]))
     if "median_s" in result:
         result["us_per_byte"] = result["median_s"] / nbytes * 1e6
-    result["scan_backend"] = _scan_backend_name()
+    result.update(_backend_fields())
     return result
 
 
@@ -290,7 +321,7 @@ def _work_bytes_stream(spec, timer):
     result.update(timer.run(run, spec["repeats"], warmup=warmup))
     if "median_s" in result:
         result["us_per_byte"] = result["median_s"] / nbytes * 1e6
-    result["scan_backend"] = _scan_backend_name()
+    result.update(_backend_fields())
     return result
 
 
@@ -389,12 +420,11 @@ def worker_main(spec_json: str) -> int:
 
     if spec.get("threads"):
         torch.set_num_threads(spec["threads"])
-    try:  # build/load the C scan kernel now, so a first-use compile never lands in a timed (or warm-up) call
-        from bytevid_hf.modeling import scan_kernel
+    # Build/load the C scan kernel now, so a first-use compile never lands in a timed (or warm-up) call. A failed build
+    # returns None (one logged warning): "auto" then runs the torch scan, and the backend recorded says so.
+    from bytevid_hf.modeling import scan_c
 
-        scan_kernel.load_kernel()
-    except Exception:  # noqa: BLE001  (older versions have no kernel; a failed build falls back and is recorded)
-        pass
+    scan_c.load_kernel()
     # The limit counts from here: building the model and inputs and running the measurement, not the imports.
     measure_start = time.monotonic()
     sys.stdout.write(READY_MARKER + "\n")
@@ -461,7 +491,6 @@ def run_worker(spec: dict, timeout: float, threads: int | None, mem_limit_bytes:
     env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     if MALLOC_MMAP_THRESHOLD:  # freed activations go back to the OS, so peak RSS tracks live memory
         env.setdefault("MALLOC_MMAP_THRESHOLD_", str(MALLOC_MMAP_THRESHOLD))
-    env.update(spec.pop("env", {}) or {})
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)]
     start = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
@@ -639,13 +668,21 @@ def predicted_time(history: list[tuple[int, float]], size: float, default_expone
     return t1 * (size / s1) ** exponent, exponent
 
 
+def _mixer_block_size() -> int:
+    from bytevid_hf import BytesVideoConfig
+
+    return BytesVideoConfig.from_preset("bytes-tiny").mixer_block_size
+
+
 def section_layer(args, ctx) -> dict:
     lengths, impls = args.lengths, args.impls
     log(f"\n== (a) one Mamba layer: hidden {HIDDEN}, expand {EXPAND}, state {STATE}, batch 1, fp32; "
         f"L = {lengths}; implementations: {impls}")
+    log(f"  forward+backward: {LAYER_CHECKPOINTING_NOTE}")
     data = {"config": dict(hidden_size=HIDDEN, expand=EXPAND, state_size=STATE, conv_kernel=CONV_KERNEL,
-                           time_step_rank=DT_RANK, batch=1, dtype="float32"),
-            "lengths": lengths, "impls": impls, "timeout_s": args.timeout, "results": []}
+                           time_step_rank=DT_RANK, batch=1, dtype="float32", mixer_block_size=_mixer_block_size()),
+            "lengths": lengths, "impls": impls, "timeout_s": args.timeout,
+            "activation_checkpointing": LAYER_CHECKPOINTING_NOTE, "results": []}
     spec = {"kind": "consistency", "length": min(256, min(lengths))}
     res = run_worker(spec, args.timeout, args.threads, ctx["mem_limit"])
     data["consistency"] = res
@@ -677,9 +714,8 @@ def section_layer(args, ctx) -> dict:
                 else:
                     res = None
                 if res is None:
-                    spec = {"kind": "layer", "impl": impl, "mode": mode, "length": length, "repeats": args.repeats}
-                    if impl == "ours-torch-scan":
-                        spec["env"] = {"BYTEVID_SCAN_KERNEL": "torch"}
+                    spec = {"kind": "layer", "impl": impl, "mode": mode, "length": length, "repeats": args.repeats,
+                            "ssm_backend": IMPL_SSM_BACKENDS.get(impl, "auto")}
                     res = run_worker(spec, args.timeout, args.threads, ctx["mem_limit"])
                     if res["status"] == "ok":
                         history.setdefault(key, []).append((length, res["median_s"]))
@@ -709,8 +745,10 @@ def video_lengths(minutes_list: list[float]) -> list[dict]:
 def section_model(args, ctx) -> dict:
     log(f"\n== (b) bytes-tiny vs VideoMAE-base (random init, 400 labels); per-measurement limit "
         f"{args.long_timeout:g} s, address space {ctx['mem_limit'] / 2**30:.0f} GiB")
+    log(f"  bytes-tiny forward+backward: {CHECKPOINTING_NOTE}")
     limit, mem = args.long_timeout, ctx["mem_limit"]
     data = {"clip_bytes": args.clip_bytes, "clip_frames": 16, "timeout_s": limit,
+            "activation_checkpointing": CHECKPOINTING_NOTE,
             "mem_limit_gb": mem / 2**30 if mem else None, "videomae_attn_implementation": args.videomae_attn,
             "clip": [], "lengths": []}
     for mode in ("forward", "backward"):
@@ -1018,10 +1056,9 @@ def make_markdown(results: dict) -> str:
         lines += [f"A fresh worker's RSS after imports and building its model and inputs, before the timed work, was "
                   f"{min(baselines):,.0f}–{max(baselines):,.0f} MB (`baseline_rss_mb` in the JSON); peak RSS "
                   f"includes it.", ""]
-    backends = sorted({r["scan_backend"] for r in found if r.get("scan_backend") and
-                       not r["scan_backend"].startswith(("selective_scan_reference", "transformers"))})
+    backends = sorted({r["scan_backend"] for r in found if r.get("scan_backend") and r.get("ssm_backend") == "auto"})
     if backends:
-        lines += ["Scan used by bytevid-hf in this run: " + "; ".join(f"`{b}`" for b in backends)
+        lines += ["Scan used by bytevid-hf (`ssm_backend=\"auto\"`) in this run: " + "; ".join(f"`{b}`" for b in backends)
                   + (" — **more than one: the backend changed between workers**" if len(backends) > 1 else "")
                   + ".", ""]
     if meta.get("max_loadavg", 0) > meta["machine"]["usable_cores"]:
@@ -1052,8 +1089,10 @@ def make_markdown(results: dict) -> str:
             if "ours" in impls:
                 head += [f"ours speedup vs {o}" for o in others]
             lines += ["", f"### {MODE_LABELS[mode].capitalize()}" + (" (torch.no_grad)" if mode == "forward" else
-                                                                     " (loss = out.sum(), parameter grads)"), "",
-                      "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+                                                                     " (loss = out.sum(), parameter grads)"), ""]
+            if mode == "backward" and layer.get("activation_checkpointing"):
+                lines += [f"Forward+backward: {layer['activation_checkpointing']}.", ""]
+            lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
             for length in layer["lengths"]:
                 row = [f"{length:,}"]
                 for impl in impls:
@@ -1076,7 +1115,9 @@ def make_markdown(results: dict) -> str:
         lines += ["", "## (b) bytes-tiny vs VideoMAE-base", "",
                   f"Random init, 400 labels. Address-space limit {mem_gb:g} GiB per process "
                   f"(`RLIMIT_AS`), time limit {model['timeout_s']:g} s per measurement. VideoMAE attention: "
-                  f"`{model['videomae_attn_implementation']}`.", "",
+                  f"`{model['videomae_attn_implementation']}`."
+                  + (f" bytes-tiny forward+backward: {model['activation_checkpointing']}."
+                     if model.get("activation_checkpointing") else ""), "",
                   "### One clip", "",
                   "| model | input | pass | time [s] | peak RSS [MB] | parameters | time vs VideoMAE forward |",
                   "|---|---|---|---|---|---|---|"]

@@ -1,6 +1,7 @@
 #!/bin/bash
-# GPU check: build mamba-ssm + causal-conv1d for sm_90 (Hopper) on a machine without internet, run the CUDA tests and
-# scripts/bench_cuda.py. Run from the repository root on the GPU machine, with $OUT set to a folder for the logs.
+# GPU check: build mamba-ssm + causal-conv1d (the [cuda] extra) for sm_90 (Hopper) on a machine without internet, run
+# the CUDA tests and scripts/bench_cuda.py (config.ssm_backend "mamba_ssm" vs "torch"). Run from the repository root on
+# the GPU machine, with $OUT set to a folder for the logs.
 # Prepare .gpu/ (git-ignored) where pip works:
 #   pip download --no-deps --no-build-isolation mamba-ssm==2.3.2.post1 causal-conv1d==1.7.0 -d /tmp/dl
 #   unpack both sdists into .gpu/ and, in each setup.py, just before the "# HACK: The compiler flag" comment, add
@@ -18,7 +19,7 @@ python3 -m pip install -q --no-build-isolation --no-deps --no-index -e . > $OUT/
 wait
 echo "builds done after $(( $(date +%s) - T0 )) s"
 tail -n 3 $OUT/build_causal.log $OUT/build_mamba.log
-python3 -c "from bytevid_hf.modeling.scan import cuda_backend_available as c; print('cuda_backend_available', c())"
+python3 -c "from bytevid_hf.modeling.scan import SCAN_BACKENDS, resolve_scan_backend as r; print('mamba_ssm backend available', SCAN_BACKENDS['mamba_ssm'].available(), '| ssm_backend=auto on cuda runs', r('auto', 'cuda'))"
 export PYTHONUNBUFFERED=1
 timeout 150 python3 -m pytest -q -p no:cacheprovider -m "cuda or not slow" -rs tests/test_scan.py tests/test_mixer_blocks.py tests/test_modeling.py tests/test_streaming.py 2>&1 | tail -25 | tee $OUT/pytest.log
 timeout 150 python3 scripts/bench_cuda.py --out $OUT/cuda 2>&1 | tail -40

@@ -12,10 +12,14 @@ Memory model. With state carry only one piece of L/K bytes (and, under sequence 
 and the longest trainable length grows linearly in K·R: L_max(K, R) ≈ K · R · L_max(1, 1) (minus alignment to
 ``pool_size ** num_levels`` per piece). This script measures it: every trial is a fresh subprocess that builds the
 model, runs ONE optimizer step (K forward/backward passes with state carry via
-``bytevid_hf.parallel.train_with_state_carry``, then ``AdamW.step``) on random bytes and reports its peak RSS; a
-watchdog ends a trial the moment its RSS passes the budget. The search fits the linear model to measured trials,
-tries the predicted maximum, and backs off by 7% on failure, so every reported length is one that actually trained
-inside the budget. Trials for K > 1 start from the K = 1 fit (activation memory does not depend on K).
+``bytevid_hf.training.subsequence.train_with_state_carry``, then ``AdamW.step``) on random bytes and reports its peak
+RSS; a watchdog ends a trial the moment its RSS passes the budget. The search fits the linear model to measured
+trials, tries the predicted maximum, and backs off by 7% on failure, so every reported length is one that actually
+trained inside the budget. Trials for K > 1 start from the K = 1 fit (activation memory does not depend on K).
+
+The model trains with activation checkpointing on (``model.train(); model.activation_checkpointing_enable()``: every
+Mamba layer keeps only the inputs and states of its blocks of ``config.mixer_block_size`` positions and recomputes
+them in backward), as every earlier measurement did before checkpointing became opt-in.
 
 Trials run with ``MALLOC_MMAP_THRESHOLD_=1048576`` (freed activations go back to the OS instead of staying in glibc's
 heap; see README) unless ``--default-malloc``. Results: ``benchmarks/results/max_length/max_length.{json,md}``.
@@ -36,6 +40,7 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 OVER_BUDGET = 86  # exit status of a trial that the watchdog stopped
+CHECKPOINTING = "training mode with activation checkpointing on (model.activation_checkpointing_enable())"
 
 
 def _rss_mb() -> float:
@@ -51,7 +56,7 @@ def run_trial(preset: str, length: int, subsequences: int, budget_mb: float) -> 
     import torch
 
     from bytevid_hf import BytesVideoConfig, BytesVideoForClassification
-    from bytevid_hf.parallel import train_with_state_carry
+    from bytevid_hf.training.subsequence import train_with_state_carry
 
     peak = [0.0]
 
@@ -66,7 +71,9 @@ def run_trial(preset: str, length: int, subsequences: int, budget_mb: float) -> 
 
     threading.Thread(target=watchdog, daemon=True).start()
     torch.manual_seed(0)
-    model = BytesVideoForClassification(BytesVideoConfig.from_preset(preset, num_labels=400)).train()
+    model = BytesVideoForClassification(BytesVideoConfig.from_preset(preset, num_labels=400))
+    model.train()
+    model.activation_checkpointing_enable()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     ids = torch.randint(0, 256, (1, length), dtype=torch.uint8)
     labels = torch.tensor([7])
@@ -79,7 +86,7 @@ def run_trial(preset: str, length: int, subsequences: int, budget_mb: float) -> 
     ok = bool(torch.isfinite(torch.tensor(loss))) and all(torch.isfinite(p).all() for p in model.parameters())
     result = {"ok": ok, "preset": preset, "length": length, "subsequences": subsequences, "seconds": round(seconds, 1),
               "peak_rss_mb": round(max(peak[0], resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)),
-              "base_rss_mb": round(base), "loss": loss}
+              "base_rss_mb": round(base), "loss": loss, "activation_checkpointing": model.is_activation_checkpointing}
     print(json.dumps(result), flush=True)
     return result
 
@@ -181,6 +188,7 @@ def main(argv=None):
     log = out / "trials.jsonl"  # every finished trial; a rerun of the same command continues from them
     earlier = [json.loads(line) for line in log.read_text().splitlines() if line.strip()] if log.exists() else []
     rows, all_trials = [], []
+    print(f"every trial: {CHECKPOINTING}", flush=True)
     for preset in args.presets:
         config = BytesVideoConfig.from_preset(preset)
         align = config.pool_size**config.num_levels
@@ -197,11 +205,12 @@ def main(argv=None):
                          "peak_rss_mb": best and best["peak_rss_mb"], "seconds": best and best["seconds"],
                          "smallest_failed": min((t["length"] for t in trials if not t["ok"]), default=None)})
     meta = {"budget_gb": args.budget_gb, "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+            "activation_checkpointing": CHECKPOINTING,
             "malloc_mmap_threshold": env.get("MALLOC_MMAP_THRESHOLD_"),
             "command": "python scripts/max_train_length.py " + " ".join(argv if argv is not None else sys.argv[1:])}
     (out / "max_length.json").write_text(json.dumps({"meta": meta, "rows": rows, "trials": all_trials}, indent=2) + "\n")
     lines = [f"Longest video trained in one optimizer step within {args.budget_gb:g} GB RSS ({meta['machine']}; "
-             f"`{meta['command']}`)", "",
+             f"`{meta['command']}`), {CHECKPOINTING}.", "",
              "| preset | sub-sequences K | longest length (bytes) | peak RSS | step time | smallest failed length |",
              "|---|---|---|---|---|---|"]
     for r in rows:

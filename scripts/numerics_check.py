@@ -4,7 +4,8 @@
     python scripts/numerics_check.py --bytes 1000000          # bytes-micro, ~1 minute of CPU
     python scripts/numerics_check.py --bytes 65536 --preset bytes-tiny
 
-* ``scan_extreme``: largest error of the selective scan (C kernel and torch scan) against a float64 naive loop, with
+* ``scan_extreme``: largest error of the selective scan (``backend="c"`` and ``backend="torch"``, from an initial
+  state of magnitude 1e3) against a float64 naive loop, with
   Δ = softplus(±30 or N(0,1)), A from -1e-6 to -1e4 and inputs up to 1e4, in units of the tolerance used by
   tests/test_numerics.py (<= 1 passes);
 * ``precision``: fp32 / bf16 / fp16 inference on one random input of ``--bytes`` bytes: whether every logit and
@@ -20,7 +21,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import os
 import time
 
 import torch
@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 from bytevid_hf import BytesVideoConfig, BytesVideoForClassification
 from bytevid_hf.modeling import selective_scan
-from bytevid_hf.testing_utils import make_long_memory_
+from bytevid_hf.testing.numerics import make_long_memory_
 
 
 def naive_scan_float64(u, delta, A, B, C, h0):
@@ -53,14 +53,11 @@ def scan_extreme(length=300, seed=0) -> dict:
     y64, _ = naive_scan_float64(u, delta, A, B, C, h0)
     result = {}
     for kernel in ("c", "torch"):
-        os.environ["BYTEVID_SCAN_KERNEL"] = kernel
         try:
-            y, _ = selective_scan(u, delta, A, B, C, h0)
-        except RuntimeError as exc:  # no C compiler: report instead of failing
+            y, _ = selective_scan(u, delta, A, B, C, initial_state=h0, backend=kernel)
+        except RuntimeError as exc:  # backend "c" without a C compiler: report instead of failing
             result[kernel] = f"unavailable: {exc}"
             continue
-        finally:
-            os.environ.pop("BYTEVID_SCAN_KERNEL", None)
         bound = 1e-4 * y64.abs() + 1e-5 * y64.abs().amax(-1, keepdim=True) + 1e-30
         result[kernel] = {"finite": bool(torch.isfinite(y).all()),
                           "max_error_over_tolerance": float(((y.double() - y64).abs() / bound).max())}

@@ -4,8 +4,8 @@
     python scripts/stream_check.py --bytes 15000000 --preset bytes-tiny     # ~10 minutes of canonical video
 
 The input is random bytes generated chunk by chunk (never held in memory); the model is randomly initialised. Prints
-one JSON line with bytes, seconds, µs/byte, peak RSS (``ru_maxrss``) and RSS after building the model, and writes it
-to ``--out`` when given.
+one JSON line with bytes, seconds, µs/byte, peak RSS (``ru_maxrss``), RSS after building the model and the scan backend
+that ran (``config.ssm_backend="auto"`` resolved on this device), and writes it to ``--out`` when given.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import time  # noqa: E402
 import torch  # noqa: E402
 
 from bytevid_hf import BytesVideoConfig, BytesVideoForClassification  # noqa: E402
+from bytevid_hf.modeling.scan import resolve_scan_backend  # noqa: E402
 
 
 def peak_rss_mb() -> float:
@@ -55,7 +56,8 @@ def main(argv=None):
     result = {"preset": args.preset, "bytes": args.bytes, "chunk_size": chunk, "seconds": round(seconds, 1),
               "us_per_byte": round(seconds / args.bytes * 1e6, 1), "peak_rss_mb": round(peak_rss_mb()),
               "rss_after_build_mb": round(built), "logits_finite": bool(torch.isfinite(out.logits).all()),
-              "torch_threads": torch.get_num_threads(), "command": "python scripts/stream_check.py "
+              "torch_threads": torch.get_num_threads(),
+              "scan_backend": resolve_scan_backend(model.config.ssm_backend, model.device.type), "command": "python scripts/stream_check.py "
               + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v is not None and k != "out")}
     print(json.dumps(result))
     if args.out:
