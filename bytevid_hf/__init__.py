@@ -1,14 +1,21 @@
 """bytevid_hf: video understanding from encoded bytes with a multilevel Mamba state-space model.
 
-``import bytevid_hf`` registers the config, models and processor with transformers' Auto classes, so
-``AutoModel.from_pretrained``, ``AutoModelForVideoClassification``, ``AutoVideoProcessor`` and
-``pipeline("video-classification")`` work on saved bytevid checkpoints.
+``import bytevid_hf`` registers this package's configs, models and processors with transformers' Auto classes (and
+changes nothing else), so ``AutoModel.from_pretrained``, ``AutoModelForVideoClassification``, ``AutoVideoProcessor``
+and ``pipeline("video-classification")`` work on saved bytevid checkpoints.
+
+Layout: ``modeling`` (configs and models, the code a checkpoint ships) and ``processing`` (bytes in, tensors out) are
+the library transformers loads; ``parallel`` (sequence parallelism), ``training`` (Trainer glue), ``hub``
+(publishing), ``data`` (dataset preparation), ``experiments`` (baselines, FLOPs) and ``testing`` build on them.
 """
 
-from .modeling import PRESET_LEARNING_RATES, PRESETS, BytesVideoConfig
-from .modeling import BytesVideoGemmaConfig
 from .modeling import (
+    PRESET_LEARNING_RATES,
+    PRESETS,
+    BytesVideoCache,
     BytesVideoCausalLMOutput,
+    BytesVideoConfig,
+    BytesVideoGemmaConfig,
     BytesVideoClassifierOutput,
     BytesVideoForCausalLM,
     BytesVideoForClassification,
@@ -29,22 +36,26 @@ from .processing import (
     transcode_video,
 )
 from .auto import register_auto_classes
-from .auto_qa import register_qa_auto_classes
 
 register_auto_classes()
-register_qa_auto_classes()
 
 __version__ = "0.1.0"
 
 
 def __getattr__(name):  # training helpers load transformers' Trainer machinery only when asked for
     if name in ("SequenceParallelCallback", "TimeBudgetCallback"):
-        from . import callbacks
+        from .training import callbacks
 
         return getattr(callbacks, name)
+    if name == "BytesVideoClassificationPipeline":
+        from .pipelines import BytesVideoClassificationPipeline
+
+        return BytesVideoClassificationPipeline
     raise AttributeError(f"module 'bytevid_hf' has no attribute {name!r}")
 
 __all__ = [
+    "BytesVideoCache",
+    "BytesVideoClassificationPipeline",
     "BytesVideoConfig",
     "BytesVideoCausalLMOutput",
     "BytesVideoForCausalLM",
@@ -68,6 +79,5 @@ __all__ = [
     "VideoAugmenter",
     "read_video_bytes",
     "register_auto_classes",
-    "register_qa_auto_classes",
     "transcode_video",
 ]

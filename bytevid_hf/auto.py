@@ -1,49 +1,56 @@
-"""Registration with transformers' Auto classes and the video-classification pipeline.
+"""Registration of the bytevid models with transformers' Auto classes.
 
-Called once by ``import bytevid_hf``; registering again is a no-op. After it:
+Called once by ``import bytevid_hf``; registering again is a no-op. It adds this package's own model types and
+nothing else — no other model's classes, pipelines or name tables change:
 
-* ``AutoConfig`` knows ``model_type="bytevid"``;
-* ``AutoModel`` → :class:`BytesVideoModel`, ``AutoModelForVideoClassification`` → :class:`BytesVideoForClassification`,
-  ``AutoModelForCausalLM`` → :class:`BytesVideoForCausalLM` (next-byte pre-training);
-* ``AutoVideoProcessor`` → :class:`BytesVideoProcessor`;
-* transformers' own ``pipeline("video-classification")`` lists the model as supported (it checks a name table)
-  and is implemented by :class:`~bytevid_hf.pipelines.BytesVideoClassificationPipeline` (a subclass that names
-  the failing input of a batch and can skip bad inputs; other models behave as before).
+* ``model_type="bytevid"``: ``AutoConfig`` → :class:`BytesVideoConfig`; ``AutoModel`` → :class:`BytesVideoModel`,
+  ``AutoModelForVideoClassification`` → :class:`BytesVideoForClassification`, ``AutoModelForCausalLM`` →
+  :class:`BytesVideoForCausalLM` (next-byte pre-training); ``AutoVideoProcessor`` → :class:`BytesVideoProcessor`.
+* ``model_type="bytevid_gemma"`` (video QA): ``AutoConfig`` → :class:`BytesVideoGemmaConfig`; ``AutoModel`` and
+  ``AutoModelForMultimodalLM`` → :class:`BytesVideoGemmaForQA`; ``AutoProcessor`` → :class:`BytesVideoQAProcessor`
+  and ``AutoVideoProcessor`` → :class:`BytesVideoProcessor`.
+
+transformers' ``pipeline("video-classification", model=...)`` runs bytevid models as it is; the pipeline with
+per-input errors, ``on_error="skip"`` and streaming of long videos is opted into with
+``pipeline_class=BytesVideoClassificationPipeline`` (:mod:`bytevid_hf.pipelines`).
 """
 
 from __future__ import annotations
 
-from transformers import (
-    AutoConfig,
-    AutoModel,
-    AutoModelForCausalLM,
-    AutoModelForVideoClassification,
-    AutoVideoProcessor,
-)
-from transformers.models.auto import modeling_auto
-
-from .modeling.configuration_bytevid import BytesVideoConfig
-from .modeling import BytesVideoForCausalLM, BytesVideoForClassification, BytesVideoModel
-
 
 def register_auto_classes() -> None:
-    """Register config, models and processor with the Auto classes (idempotent)."""
-    from .processing import BytesVideoProcessor
+    """Register the bytevid configs, models and processors with the Auto classes (idempotent)."""
+    from transformers import (
+        AutoConfig,
+        AutoModel,
+        AutoModelForCausalLM,
+        AutoModelForMultimodalLM,
+        AutoModelForVideoClassification,
+        AutoProcessor,
+        AutoVideoProcessor,
+    )
+
+    from .modeling import (
+        BytesVideoConfig,
+        BytesVideoForCausalLM,
+        BytesVideoForClassification,
+        BytesVideoGemmaConfig,
+        BytesVideoGemmaForQA,
+        BytesVideoModel,
+    )
+    from .processing import BytesVideoProcessor, BytesVideoQAProcessor
 
     AutoConfig.register(BytesVideoConfig.model_type, BytesVideoConfig, exist_ok=True)
     AutoModel.register(BytesVideoConfig, BytesVideoModel, exist_ok=True)
     AutoModelForVideoClassification.register(BytesVideoConfig, BytesVideoForClassification, exist_ok=True)
     AutoModelForCausalLM.register(BytesVideoConfig, BytesVideoForCausalLM, exist_ok=True)
     AutoVideoProcessor.register(BytesVideoConfig, BytesVideoProcessor, exist_ok=True)
-    # The pipeline's check_model_type() reads this name table, not the registry; without the entry it logs a
-    # spurious "not supported" error for a model it then runs correctly.
-    modeling_auto.MODEL_FOR_VIDEO_CLASSIFICATION_MAPPING_NAMES.setdefault(
-        BytesVideoConfig.model_type, BytesVideoForClassification.__name__
-    )
-    # pipeline("video-classification") -> BytesVideoClassificationPipeline: per-input errors, on_error="skip".
-    from .pipelines import register_video_classification_pipeline
 
-    register_video_classification_pipeline()
+    AutoConfig.register(BytesVideoGemmaConfig.model_type, BytesVideoGemmaConfig, exist_ok=True)
+    AutoModel.register(BytesVideoGemmaConfig, BytesVideoGemmaForQA, exist_ok=True)
+    AutoModelForMultimodalLM.register(BytesVideoGemmaConfig, BytesVideoGemmaForQA, exist_ok=True)
+    AutoVideoProcessor.register(BytesVideoGemmaConfig, BytesVideoProcessor, exist_ok=True)
+    AutoProcessor.register(BytesVideoGemmaConfig, BytesVideoQAProcessor, exist_ok=True)
 
 
 __all__ = ["register_auto_classes"]

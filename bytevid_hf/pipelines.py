@@ -1,30 +1,29 @@
-"""``pipeline("video-classification")`` that says which input failed and can skip bad inputs.
+"""A ``video-classification`` pipeline for byte models: names the input that failed, can skip bad inputs, and
+streams long videos.
 
-transformers' :class:`~transformers.VideoClassificationPipeline` preprocesses a list of videos one
-by one inside a ``DataLoader``; the first bad file raises out of ``list(iterator)``, the results of
-the other videos are lost, and the error does not say which list position failed. Its
-``preprocess`` sees one video at a time, so neither the processor nor a ``preprocess`` override can
-know the position or leave a hole in the output — hence this subclass, which overrides
-``__call__``:
+transformers' :class:`~transformers.VideoClassificationPipeline` preprocesses a list of videos one by one inside a
+``DataLoader``; the first bad file raises out of ``list(iterator)``, the results of the other videos are lost, and the
+error does not say which list position failed. Its ``preprocess`` sees one video at a time, so neither the processor
+nor a ``preprocess`` override can know the position or leave a hole in the output — hence this subclass, which
+overrides ``__call__``:
 
 * ``on_error="raise"`` (default): a bad input raises its
-  :class:`~bytevid_hf.processing.errors.VideoInputError` with the message prefixed by
-  ``inputs[i]: `` and ``error.index == i`` (the message already names the path and the reason);
-  any other exception gets a note naming the index and input.
-* ``on_error="skip"``: bad inputs (a ``VideoInputError``, or a PyAV decode error for models that
-  decode frames) produce ``None`` at their position — the output stays aligned with the inputs —
-  and one :class:`SkippedVideoInputsWarning` lists every skipped index, input and reason (its
-  ``errors`` attribute holds ``(index, exception)`` pairs). Programming errors (``TypeError``, ...)
-  are never skipped.
+  :class:`~bytevid_hf.processing.errors.VideoInputError` with the message prefixed by ``inputs[i]: `` and
+  ``error.index == i`` (the message already names the path and the reason); any other exception gets a note naming
+  the index and input.
+* ``on_error="skip"``: bad inputs (a ``VideoInputError``, or a PyAV decode error for models that decode frames)
+  produce ``None`` at their position — the output stays aligned with the inputs — and one
+  :class:`SkippedVideoInputsWarning` lists every skipped index, input and reason (its ``errors`` attribute holds
+  ``(index, exception)`` pairs). Programming errors (``TypeError``, ...) are never skipped.
+* inputs longer than ``streaming_threshold`` bytes run through ``model.stream`` (the same logits, memory independent
+  of the length, a progress bar): the model's ``forward`` never switches modes by itself.
 
 It also forwards ``max_input_bytes`` and ``decode_timeout`` (per call or at construction) to a
 :class:`~bytevid_hf.processing.BytesVideoProcessor`.
 
-:func:`register_video_classification_pipeline` (run by ``import bytevid_hf``) makes this class the
-implementation of the ``"video-classification"`` task, so plain ``pipeline("video-classification",
-model=<bytevid checkpoint>)`` returns it. That registration is process-wide; for models without a
-``BytesVideoProcessor`` and ``on_error="raise"`` the call is delegated unchanged to the parent class,
-so other video models behave exactly as before.
+It is used by asking for it — ``pipeline("video-classification", model=..., pipeline_class=
+BytesVideoClassificationPipeline)`` — so importing bytevid_hf changes nothing for other models; plain
+``pipeline("video-classification", model=<bytevid checkpoint>)`` runs transformers' own class.
 """
 
 from __future__ import annotations
@@ -33,7 +32,7 @@ import types
 import warnings
 from typing import Any
 
-from transformers.pipelines import PIPELINE_REGISTRY
+from transformers.models.auto.modeling_auto import MODEL_FOR_VIDEO_CLASSIFICATION_MAPPING
 from transformers.pipelines.video_classification import VideoClassificationPipeline
 
 from .processing import BytesVideoProcessor
@@ -44,11 +43,13 @@ __all__ = [
     "BytesVideoClassificationPipeline",
     "SkippedVideoInputsWarning",
     "ON_ERROR_MODES",
-    "register_video_classification_pipeline",
+    "DEFAULT_STREAMING_THRESHOLD",
 ]
 
 #: Accepted values of ``on_error``.
 ON_ERROR_MODES: tuple[str, ...] = ("raise", "skip")
+#: Inputs longer than this many bytes are classified with ``model.stream`` (2 MiB).
+DEFAULT_STREAMING_THRESHOLD = 2_097_152
 
 # Processor settings the pipeline forwards per call (preprocess params).
 _PROCESSOR_OVERRIDES: tuple[str, ...] = ("max_input_bytes", "decode_timeout")
@@ -104,6 +105,8 @@ class BytesVideoClassificationPipeline(VideoClassificationPipeline):
 
     Args (besides the parent's):
         on_error: ``"raise"`` (default) or ``"skip"``; the default for every call (override per call).
+        streaming_threshold: inputs longer than this many bytes (default 2 MiB) are classified with ``model.stream``
+            in chunks of ``config.streaming_chunk_size``; ``None`` never streams. Byte models only.
         max_input_bytes, decode_timeout: default processor overrides for every call (see
             :class:`~bytevid_hf.processing.BytesVideoProcessor`); ``None`` keeps the processor's setting.
 
@@ -114,9 +117,41 @@ class BytesVideoClassificationPipeline(VideoClassificationPipeline):
     the position of each skipped input.
     """
 
-    def __init__(self, *args: Any, on_error: str = "raise", **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, on_error: str = "raise", streaming_threshold: int | None = DEFAULT_STREAMING_THRESHOLD,
+        **kwargs: Any,
+    ) -> None:
         self.on_error = _check_on_error(on_error)
+        if streaming_threshold is not None and (
+            isinstance(streaming_threshold, bool) or not isinstance(streaming_threshold, int) or streaming_threshold < 1
+        ):
+            raise ValueError(f"streaming_threshold must be a positive number of bytes or None, got {streaming_threshold!r}")
+        self.streaming_threshold = streaming_threshold
         super().__init__(*args, **kwargs)
+
+    def check_model_type(self, supported_models):
+        """The parent checks a table of transformers' own model names; a model registered for its config with
+        ``AutoModelForVideoClassification.register`` (as bytevid's are) is supported too, not reported as an error."""
+        try:
+            registered = MODEL_FOR_VIDEO_CLASSIFICATION_MAPPING[type(self.model.config)]
+        except KeyError:
+            registered = None
+        if not (isinstance(registered, type) and isinstance(self.model, registered)):
+            super().check_model_type(supported_models)
+
+    def _forward(self, model_inputs):
+        input_ids = model_inputs.get("input_ids")
+        stream = getattr(self.model, "stream", None)
+        if (
+            self.streaming_threshold is not None
+            and callable(stream)
+            and input_ids is not None
+            and input_ids.shape[-1] > self.streaming_threshold
+        ):
+            if input_ids.shape[0] != 1:
+                raise ValueError(f"streaming classifies one video at a time, got a batch of {input_ids.shape[0]}")
+            return stream(input_ids[0])  # the bytes are already in memory; stream() reads them chunk by chunk
+        return super()._forward(model_inputs)
 
     # ------------------------------------------------------------------ parameters
 
@@ -226,13 +261,3 @@ def _warn_skipped(skipped: list[tuple[int | None, BaseException]]) -> None:
         ),
         stacklevel=3,
     )
-
-
-def register_video_classification_pipeline() -> None:
-    """Make :class:`BytesVideoClassificationPipeline` the ``"video-classification"`` implementation (idempotent).
-
-    Edits the task's entry in transformers' ``PIPELINE_REGISTRY`` in place (``register_pipeline``
-    would log an "overwriting" warning on every import and drop the task's default model).
-    """
-    task = PIPELINE_REGISTRY.supported_tasks["video-classification"]
-    task["impl"] = BytesVideoClassificationPipeline

@@ -164,6 +164,12 @@ class BytesVideoPreTrainedModel(SafeLoadingMixin, PreTrainedModel):
     _no_split_modules = ["BytesVideoMambaBlock", "BytesVideoAttentionBlock", "BytesVideoCausalConvBlock"]
     _is_stateful = True
 
+    @property
+    def is_gradient_checkpointing(self) -> bool:
+        """transformers' deprecated name of ``is_activation_checkpointing``, which peft still reads when it wraps a
+        model; answered here without transformers' deprecation warning (it is addressed to peft, not to users)."""
+        return self.is_activation_checkpointing
+
     @torch.no_grad()
     def _init_weights(self, module):
         super()._init_weights(module)  # normal(initializer_range) for Linear/Embedding, ones for RMSNorm
@@ -446,7 +452,7 @@ class BytesVideoForClassification(BytesVideoPreTrainedModel):
         if "subsequence_index" in kwargs:
             raise TypeError(
                 "got subsequence_index: rows of SubsequenceDataset are pieces of longer videos, which must continue "
-                "each other's state; train with bytevid_hf.parallel.SubsequenceTrainer (or pass cache=... yourself)"
+                "each other's state; train with bytevid_hf.training.subsequence.SubsequenceTrainer (or pass cache=... yourself)"
             )
         outputs = self.bytevid(
             input_ids,

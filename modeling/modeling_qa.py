@@ -31,7 +31,7 @@ from transformers.cache_utils import Cache
 from transformers.utils import ModelOutput, logging
 
 from .configuration_qa import BytesVideoGemmaConfig
-from .modeling_bytevid import BytesVideoModel
+from .modeling_bytevid import BytesVideoModel, BytesVideoPreTrainedModel
 from .token_pooling import BytesVideoTokenPooling
 from .safe_loading import SafeLoadingMixin
 
@@ -93,6 +93,7 @@ class BytesVideoGemmaPreTrainedModel(SafeLoadingMixin, PreTrainedModel):
     _supports_flash_attn = True
     _supports_flex_attn = True
     _supports_attention_backend = True
+    is_gradient_checkpointing = BytesVideoPreTrainedModel.is_gradient_checkpointing  # no deprecation warning for peft
 
     @torch.no_grad()
     def _init_weights(self, module):

@@ -58,8 +58,9 @@ class ScanBackend:
 
 
 def _delta(delta: Tensor, delta_bias: Tensor | None, delta_softplus: bool) -> Tensor:
-    """Δ in fp32 (B, E, L) from the raw time steps."""
-    delta = delta.float()
+    """Δ in fp32 (B, E, L), contiguous, from the raw time steps. (The kernels want it contiguous anyway; and softplus's
+    backward on a transposed input gets other strides than AOT autograd predicts, which breaks torch.compile.)"""
+    delta = delta.float().contiguous()
     if delta_bias is not None:
         delta = delta + delta_bias.float()[:, None]
     return F.softplus(delta) if delta_softplus else delta
@@ -86,14 +87,18 @@ def _run_fp32_kernel(kernel: Callable) -> Callable:
     return run
 
 
-#: Positions the torch scan solves at once: 64 keeps a CPU's temporaries in cache; GPUs want fewer, larger launches.
-TORCH_SCAN_CHUNK_SIZE = {"cpu": 64}
-_TORCH_SCAN_DEFAULT_CHUNK = 256
+#: Positions the torch scan solves at once, per device type: 64 keeps a CPU's temporaries in cache; GPUs want fewer,
+#: larger launches. Devices not listed use the CUDA entry.
+TORCH_SCAN_CHUNK_SIZE = {"cpu": 64, "cuda": 256}
+
+
+def torch_scan_chunk_size(device_type: str) -> int:
+    """The torch scan's chunk on ``device_type`` (from :data:`TORCH_SCAN_CHUNK_SIZE`)."""
+    return TORCH_SCAN_CHUNK_SIZE.get(device_type, TORCH_SCAN_CHUNK_SIZE["cuda"])
 
 
 def _torch_kernel(u, delta, A, B, C, h0):
-    chunk = TORCH_SCAN_CHUNK_SIZE.get(u.device.type, _TORCH_SCAN_DEFAULT_CHUNK)
-    return torch_scan(u, delta, A, B, C, h0, chunk_size=chunk)
+    return torch_scan(u, delta, A, B, C, h0, chunk_size=torch_scan_chunk_size(u.device.type))
 
 
 #: Every registered backend, by name. :func:`register_scan_backend` adds one (e.g. a test's stand-in kernel).
@@ -125,6 +130,7 @@ register_scan_backend(ScanBackend(
 AUTO_ORDER: dict[str, tuple[str, ...]] = {"cpu": ("c", "torch"), "cuda": ("mamba_ssm", "torch")}
 
 
+@torch.compiler.assume_constant_result  # compiled graphs resolve it once, at trace time (it may build the C kernel)
 def resolve_scan_backend(requested: str | None, device_type: str) -> str:
     """The backend that runs for ``requested`` (a name, ``"auto"`` or ``None`` = auto) on ``device_type``.
 
@@ -267,6 +273,7 @@ def selective_scan_reference(
 __all__ = [
     "AUTO_ORDER",
     "TORCH_SCAN_CHUNK_SIZE",
+    "torch_scan_chunk_size",
     "SCAN_BACKENDS",
     "ScanBackend",
     "register_scan_backend",

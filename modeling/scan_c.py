@@ -334,9 +334,10 @@ def c_scan_forward(
 
 @c_scan_forward.register_fake
 def _(u, delta, A, B, C, h0, save_checkpoints):
+    # contiguous, like the real outputs (whatever the inputs' strides)
     batch, channels, length = u.shape
     ckpt_shape = (batch, channels, _num_checkpoints(length), A.shape[1]) if save_checkpoints else (0,)
-    return torch.empty_like(u), torch.empty_like(h0), u.new_empty(ckpt_shape)
+    return u.new_empty(u.shape), u.new_empty(h0.shape), u.new_empty(ckpt_shape)
 
 
 @torch.library.custom_op(f"bytevid::c_scan_bwd_v{_ABI_VERSION}", mutates_args=(), device_types="cpu")
@@ -351,7 +352,7 @@ def c_scan_backward(
     u, delta, A, ckpt = u.contiguous(), delta.contiguous(), A.contiguous(), ckpt.contiguous()
     Bt, Ct = B.transpose(1, 2).contiguous(), C.transpose(1, 2).contiguous()
     gy, gh = grad_y.float().contiguous(), grad_h.float().contiguous()
-    grad_u, grad_delta, grad_A = torch.empty_like(u), torch.empty_like(delta), torch.empty_like(A)
+    grad_u, grad_delta, grad_A = u.new_empty(u.shape), u.new_empty(delta.shape), u.new_empty(A.shape)
     grad_B = u.new_empty(batch, length, state) if need_B else u.new_empty(0)
     grad_C = u.new_empty(batch, length, state) if need_C else u.new_empty(0)
     grad_h0 = u.new_empty(batch, channels, state) if need_h0 else u.new_empty(0)
@@ -372,10 +373,10 @@ def c_scan_backward(
 
 @c_scan_backward.register_fake
 def _(u, delta, A, B, C, ckpt, grad_y, grad_h, need_B, need_C, need_h0):
-    empty = u.new_empty(0)
+    empty = u.new_empty(0)  # every output contiguous, like the real ones
     return (
-        torch.empty_like(u), torch.empty_like(delta), torch.empty_like(A),
-        torch.empty_like(B) if need_B else empty, torch.empty_like(C) if need_C else empty,
+        u.new_empty(u.shape), u.new_empty(delta.shape), u.new_empty(A.shape),
+        u.new_empty(B.shape) if need_B else empty, u.new_empty(C.shape) if need_C else empty,
         u.new_empty(u.shape[0], u.shape[1], A.shape[1]) if need_h0 else empty,
     )
 

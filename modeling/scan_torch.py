@@ -114,7 +114,7 @@ def torch_scan_forward(
     """(y (B, E, L), h_L (B, E, N), chunk_states (ceil(L / chunk_size), B, E, N)) from fp32 u, delta (B, E, L),
     A (E, N), B, C (B, N, L), h0 (B, E, N); chunk_states[c] is the state entering chunk c (kept for backward)."""
     length = u.shape[-1]
-    y = torch.empty_like(u)
+    y = u.new_empty(u.shape)  # contiguous outputs, whatever the inputs' strides (as the fake implementation says)
     states = u.new_empty(_num_chunks(length, chunk_size), *h0.shape)
     h = h0
     for index, start in enumerate(range(0, length, chunk_size)):
@@ -128,7 +128,7 @@ def torch_scan_forward(
 
 @torch_scan_forward.register_fake
 def _(u, delta, A, B, C, h0, chunk_size):
-    return torch.empty_like(u), torch.empty_like(h0), u.new_empty(_num_chunks(u.shape[-1], chunk_size), *h0.shape)
+    return u.new_empty(u.shape), u.new_empty(h0.shape), u.new_empty(_num_chunks(u.shape[-1], chunk_size), *h0.shape)
 
 
 @torch.library.custom_op(f"bytevid::torch_scan_bwd_{_OP_VERSION}", mutates_args=())
@@ -138,9 +138,9 @@ def torch_scan_backward(
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
     """Gradients (u, delta, A, B, C, h0) of :func:`torch_scan_forward`, recomputing chunk by chunk in reverse."""
     length = u.shape[-1]
-    grad_u, grad_delta = torch.empty_like(u), torch.empty_like(delta)
-    grad_B, grad_C = torch.empty_like(B), torch.empty_like(C)
-    grad_A = torch.zeros_like(A)
+    grad_u, grad_delta = u.new_empty(u.shape), u.new_empty(delta.shape)  # contiguous, as the fake says
+    grad_B, grad_C = u.new_empty(B.shape), u.new_empty(C.shape)
+    grad_A = u.new_zeros(A.shape)
     for index in reversed(range(states.shape[0])):
         start = index * chunk_size
         end = min(start + chunk_size, length)
@@ -154,12 +154,12 @@ def torch_scan_backward(
         grad_B[..., start:end] = grads[3]
         grad_C[..., start:end] = grads[4]
         grad_h = grads[5]
-    return grad_u, grad_delta, grad_A, grad_B, grad_C, grad_h.clone()
+    return grad_u, grad_delta, grad_A, grad_B, grad_C, grad_h.contiguous().clone()
 
 
 @torch_scan_backward.register_fake
 def _(u, delta, A, B, C, states, grad_y, grad_h, chunk_size):
-    return tuple(torch.empty_like(t) for t in (u, delta, A, B, C, grad_h))
+    return tuple(u.new_empty(t.shape) for t in (u, delta, A, B, C, grad_h))
 
 
 def _setup_context(ctx, inputs, output):

@@ -2,7 +2,7 @@
 """The paper's baselines and ablations (Tables 7, 8, 9, 15) on the synthetic scene-cut benchmark, on a CPU.
 
 Every variant is a ``BytesVideoForClassification`` with a different ``mixer_type`` / pooling / width, fine-tuned
-through the same ``transformers.Trainer`` path (``bytevid_hf.training.run_finetuning``, as ``scripts/finetune.py``
+through the same ``transformers.Trainer`` path (``bytevid_hf.training.finetune.run_finetuning``, as ``scripts/finetune.py``
 and ``scripts/demo.py``) on the same clips, and evaluated on the same held-out split:
 
 * Table 9 / 15 (backbones): each variant's ``hidden_size`` is scaled so its parameter count matches the reference
@@ -113,7 +113,7 @@ def build_config(overrides: dict, num_labels: int):
 def match_width(overrides: dict, target: int, num_labels: int, tolerance: float) -> tuple[dict, int]:
     """The ``hidden_size`` whose parameter count is closest to ``target`` (widths the config rejects, e.g. not
     divisible by ``num_attention_heads``, are skipped)."""
-    from bytevid_hf.flops import count_parameters
+    from bytevid_hf.experiments.flops import count_parameters
 
     best = None
     for width in range(2, 1025):
@@ -138,8 +138,8 @@ def run_variant(spec_path: str) -> None:
     import torch
     from transformers import TrainingArguments
 
-    from bytevid_hf.callbacks import CPUTimeBudgetCallback
-    from bytevid_hf.training import DataArguments, ModelArguments, run_finetuning
+    from bytevid_hf.training.callbacks import CPUTimeBudgetCallback
+    from bytevid_hf.training.finetune import DataArguments, ModelArguments, run_finetuning
 
     spec = json.loads(Path(spec_path).read_text())
     torch.set_num_threads(1)
@@ -186,8 +186,8 @@ def make_data(args, out: Path) -> dict:
     """Generate (or reuse) the clips; return the baselines and the mean clip length."""
     import datasets
 
-    from bytevid_hf.baselines import SizeOnlyClassifier, chance_accuracy
-    from bytevid_hf.synthetic import SyntheticVideoTask
+    from bytevid_hf.experiments.baselines import SizeOnlyClassifier, chance_accuracy
+    from bytevid_hf.data.synthetic import SyntheticVideoTask
 
     task = SyntheticVideoTask(**TASK_SETTINGS)
     data_dir = out / "data"
@@ -221,7 +221,7 @@ def make_data(args, out: Path) -> dict:
 
 
 def plan_variants(args, info: dict) -> list[dict]:
-    from bytevid_hf.flops import count_parameters, forward_flops
+    from bytevid_hf.experiments.flops import count_parameters, forward_flops
 
     num_labels = info["num_labels"]
     reference = count_parameters(build_config({}, num_labels))

@@ -3,7 +3,7 @@
 
     python scripts/augmentation_experiment.py                     # defaults below, ~25 min on 2 CPU cores
 
-On the built-in synthetic task (``bytevid_hf.synthetic``: 4 classes = number of hard scene cuts, 64x64 H.264 clips)
+On the built-in synthetic task (``bytevid_hf.data.synthetic``: 4 classes = number of hard scene cuts, 64x64 H.264 clips)
 with a small labelled training set, ``bytes-micro`` is fine-tuned with Trainer for the same number of steps in four
 conditions and scored on the same held-out clips:
 
@@ -78,9 +78,9 @@ def main(argv=None):
     from transformers import Trainer, TrainingArguments
 
     from bytevid_hf import BytesVideoConfig, BytesVideoForCausalLM, BytesVideoProcessor
-    from bytevid_hf.pretraining import NextByteCollator
-    from bytevid_hf.synthetic import SyntheticVideoTask
-    from bytevid_hf.training import DataArguments, ModelArguments, run_finetuning
+    from bytevid_hf.training.pretraining import NextByteCollator
+    from bytevid_hf.data.synthetic import SyntheticVideoTask
+    from bytevid_hf.training.finetune import DataArguments, ModelArguments, run_finetuning
 
     started = time.time()
     task = SyntheticVideoTask()

@@ -28,18 +28,12 @@ import torch
 from bytevid_hf import BytesVideoConfig, BytesVideoForClassification
 from bytevid_hf.modeling import BytesVideoMambaMixer
 from bytevid_hf.modeling import scan
-from bytevid_hf.modeling.scan import SCAN_BACKENDS, TORCH_SCAN_CHUNK_SIZE, resolve_scan_backend
+from bytevid_hf.modeling.scan import SCAN_BACKENDS, TORCH_SCAN_CHUNK_SIZE, resolve_scan_backend, torch_scan_chunk_size
 
 BACKEND_LABELS = {
     "mamba_ssm": "mamba-ssm's fused selective-scan CUDA kernel",
     "torch": "this package's chunked torch scan on the GPU",
 }
-
-
-def torch_scan_chunk(device_type: str) -> int:
-    """Positions the torch scan solves at once on ``device_type``: TORCH_SCAN_CHUNK_SIZE's entry, else the scan
-    module's default for devices it does not list."""
-    return TORCH_SCAN_CHUNK_SIZE.get(device_type, scan._TORCH_SCAN_DEFAULT_CHUNK)
 
 
 def timed(fn, repeats):
@@ -178,7 +172,7 @@ def main(argv=None):
     parser.add_argument("--scan-chunk-size", type=int, default=None,
                         help="positions the torch scan solves at once on the GPU: sets "
                              "bytevid_hf.modeling.scan.TORCH_SCAN_CHUNK_SIZE['cuda'] (default: the package's, "
-                             f"{torch_scan_chunk('cuda')})")
+                             f"{torch_scan_chunk_size('cuda')})")
     parser.add_argument("--activation-checkpointing", action="store_true",
                         help="forward+backward with activation checkpointing (model.activation_checkpointing_enable()) "
                              "for both backends; default off")
@@ -193,7 +187,7 @@ def main(argv=None):
     backends = ["mamba_ssm", "torch"] if mamba_ssm else ["torch"]
     result = {"gpu": torch.cuda.get_device_name(), "torch": torch.__version__, "python": platform.python_version(),
               "mamba_ssm": mamba_ssm, "command": "python scripts/bench_cuda.py " + " ".join(argv or sys.argv[1:]),
-              "scan_chunk_size": torch_scan_chunk("cuda"),
+              "scan_chunk_size": torch_scan_chunk_size("cuda"),
               "mixer_block_size": BytesVideoConfig.from_preset("bytes-tiny").mixer_block_size,
               "activation_checkpointing": args.activation_checkpointing}
     result["layer"] = layer_rows(args.lengths, backends, args.repeats, args.activation_checkpointing)

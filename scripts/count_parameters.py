@@ -5,7 +5,7 @@
     python scripts/count_parameters.py --flops_length 262144 [--pooling concat average attention] [--mixer_type ...]
 
 With ``--flops_length`` it prints instead, for every preset × pooling × mixer_type given, the parameters beside the
-analytic forward TFLOPs of one video of that many bytes (``bytevid_hf.flops.forward_flops``) and the paper's TFLOPs
+analytic forward TFLOPs of one video of that many bytes (``bytevid_hf.experiments.flops.forward_flops``) and the paper's TFLOPs
 (Tables 8 and 16, Bytes-Tiny/B/L at 262,144 bytes).
 """
 
@@ -53,7 +53,7 @@ def main(argv=None):
 
 
 def print_flops(args) -> None:
-    from bytevid_hf.flops import count_parameters, forward_flops
+    from bytevid_hf.experiments.flops import count_parameters, forward_flops
 
     print(f"| preset | mixer_type | pooling | parameters | TFLOPs / video of {args.flops_length:,} bytes "
           "| paper TFLOPs |")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """The bytevid_hf demo: learn to classify real H.264 mp4s from their encoded bytes on a CPU in ~10 minutes.
 
-1. Generates a labelled set of small synthetic mp4s (``bytevid_hf.synthetic``: the label is the number of hard scene
+1. Generates a labelled set of small synthetic mp4s (``bytevid_hf.data.synthetic``: the label is the number of hard scene
    cuts in the clip; file size is made uninformative by constant-bitrate encoding and random durations).
 2. Fine-tunes ``bytes-micro`` with ``transformers.Trainer`` (the same code path as ``scripts/finetune.py``) for a fixed
    number of steps (optionally capped in wall-clock minutes).
@@ -51,10 +51,10 @@ def main(argv=None) -> dict:
     from transformers import TrainingArguments, pipeline
 
     import bytevid_hf  # noqa: F401  (registers the Auto classes used by the pipeline)
-    from bytevid_hf.baselines import SizeOnlyClassifier, chance_accuracy
-    from bytevid_hf.model_card import write_model_card
-    from bytevid_hf.synthetic import SyntheticVideoTask
-    from bytevid_hf.training import DataArguments, ModelArguments, run_finetuning
+    from bytevid_hf.experiments.baselines import SizeOnlyClassifier, chance_accuracy
+    from bytevid_hf.hub.model_card import write_model_card
+    from bytevid_hf.data.synthetic import SyntheticVideoTask
+    from bytevid_hf.training.finetune import DataArguments, ModelArguments, run_finetuning
 
     torch.manual_seed(args.seed)
     out = Path(args.output_dir)
@@ -147,7 +147,7 @@ def main(argv=None) -> dict:
     write_model_card(
         checkpoint,
         metrics={"accuracy": results["byte_model_accuracy"]},
-        dataset_name=f"bytevid_hf.synthetic ({task.name})",
+        dataset_name=f"bytevid_hf.data.synthetic ({task.name})",
         notes=f"Trained by scripts/demo.py (seed {args.seed}, {args.max_steps} steps on CPU).",
     )
     print(f"Checkpoint: {checkpoint}  |  results: {out / 'results.json'}  |  {results['total_minutes']:.1f} min total")

@@ -19,7 +19,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from transformers import HfArgumentParser, TrainingArguments
 
-from bytevid_hf.training import DataArguments, ModelArguments, run_finetuning
+from bytevid_hf.training.finetune import DataArguments, ModelArguments, run_finetuning
 
 
 def main(argv=None):

@@ -26,7 +26,7 @@ import sys
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: no spinning threads on a shared machine
 
-from bytevid_hf.qa_training import finetune_main  # noqa: E402
+from bytevid_hf.training.qa import finetune_main  # noqa: E402
 
 if __name__ == "__main__":
     finetune_main(sys.argv[1:])

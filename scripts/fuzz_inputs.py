@@ -1,13 +1,13 @@
 #!/usr/bin/env python
 """Fuzz the input path (processor, transcoder, JPEG mode, pipeline) and write a summary table.
 
-Runs the targets of :mod:`bytevid_hf.input_fuzzing` — the same ones ``tests/test_fuzz_inputs.py``
+Runs the targets of :mod:`bytevid_hf.testing.fuzzing` — the same ones ``tests/test_fuzz_inputs.py``
 runs under hypothesis — for a number of cases or a time budget per target, over mutations of a
 tiny PyAV-made mp4 and of the real ``bikes.mp4`` sample, plus the hostile-file cases (wrong
 extensions, non-video files, a directory, an unreadable file, a symlink loop, a FIFO, /dev/zero).
 
 Each case runs in-process with a wall-clock guard (``SIGALRM``, for Python-level hangs, and the
-``timeout + 10 s`` limit of :func:`~bytevid_hf.input_fuzzing.run_case`), or with ``--subprocess``
+``timeout + 10 s`` limit of :func:`~bytevid_hf.testing.fuzzing.run_case`), or with ``--subprocess``
 in a forked child that is killed past the limit, so that a hang inside a C call or a crash of the
 interpreter (segfault, abort) is recorded as a finding instead of stopping the run. Peak memory
 is reported per target as the largest growth of the peak RSS during one case (in the child over its
@@ -37,7 +37,7 @@ from pathlib import Path
 
 import torch
 
-from bytevid_hf.input_fuzzing import (
+from bytevid_hf.testing.fuzzing import (
     MUTATIONS,
     TARGETS,
     Outcome,
@@ -200,15 +200,15 @@ def main(argv=None) -> int:
     # The pipeline: [good, mutated, good] in both on_error modes, with a transcoding processor.
     from transformers import pipeline
 
-    import bytevid_hf  # noqa: F401 - registers the pipeline class
     from bytevid_hf import BytesVideoConfig, BytesVideoForClassification, BytesVideoProcessor
+    from bytevid_hf.pipelines import BytesVideoClassificationPipeline
 
     with tempfile.TemporaryDirectory() as tmp:
         torch.manual_seed(0)
         BytesVideoForClassification(BytesVideoConfig.from_preset("bytes-micro", num_labels=3)).save_pretrained(tmp)
         BytesVideoProcessor(transcode=True, size=32, bitrate=50_000, fps=6,
                             decode_timeout=args.timeout).save_pretrained(tmp)
-        pipe = pipeline("video-classification", model=tmp)
+        pipe = pipeline("video-classification", model=tmp, pipeline_class=BytesVideoClassificationPipeline)
         reference = pipe(tiny)
 
         def pipeline_check(video, name, timeout):

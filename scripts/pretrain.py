@@ -20,7 +20,7 @@ import sys
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: no spinning threads on a shared machine
 
-from bytevid_hf.pretraining import main  # noqa: E402
+from bytevid_hf.training.pretraining import main  # noqa: E402
 
 if __name__ == "__main__":
     main(sys.argv[1:])

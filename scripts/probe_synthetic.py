@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Evidence that the built-in synthetic task (``bytevid_hf.synthetic``) is learnable from
+"""Evidence that the built-in synthetic task (``bytevid_hf.data.synthetic``) is learnable from
 the encoded bytes, while the file size alone is uninformative.
 
 Prints:
@@ -158,8 +158,8 @@ def main() -> None:
 
     torch.set_num_threads(max(1, args.num_proc))
 
-    from bytevid_hf.baselines import SizeOnlyClassifier, chance_accuracy
-    from bytevid_hf.synthetic import SyntheticVideoTask
+    from bytevid_hf.experiments.baselines import SizeOnlyClassifier, chance_accuracy
+    from bytevid_hf.data.synthetic import SyntheticVideoTask
 
     task = SyntheticVideoTask()
     print(f"task: {task}")

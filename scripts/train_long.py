@@ -36,8 +36,8 @@ import torch.distributed as dist  # noqa: E402
 from transformers import HfArgumentParser, TrainingArguments, set_seed  # noqa: E402
 
 from bytevid_hf import BytesVideoConfig, BytesVideoForClassification, BytesVideoProcessor  # noqa: E402
-from bytevid_hf.callbacks import SequenceParallelCallback  # noqa: E402
-from bytevid_hf.parallel import SubsequenceDataset, SubsequenceTrainer, collate_subsequences  # noqa: E402
+from bytevid_hf.training.callbacks import SequenceParallelCallback  # noqa: E402
+from bytevid_hf.training.subsequence import SubsequenceDataset, SubsequenceTrainer, collate_subsequences  # noqa: E402
 
 
 @dataclass
@@ -68,7 +68,7 @@ def load_rows(args: LongVideoArguments):
         return rows, ["a", "b"]
     import datasets
 
-    from bytevid_hf.training import load_video_folder
+    from bytevid_hf.training.finetune import load_video_folder
 
     if args.data_dir:
         data = load_video_folder(args.data_dir)

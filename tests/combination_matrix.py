@@ -23,7 +23,7 @@ import sys
 import torch
 
 from bytevid_hf import BytesVideoConfig, BytesVideoForClassification
-from bytevid_hf.testing_utils import make_long_memory_
+from bytevid_hf.testing.numerics import make_long_memory_
 
 # piece lengths (carry on) and sequence lengths (carry off); bytes-micro: total_pool_factor 64, pool_size**levels 256
 PIECES = {
@@ -55,7 +55,7 @@ def build(case):
     if case.get("lora"):  # LoRA on every Mamba projection, random (non-zero) A and B: the adapters change every layer
         from peft import get_peft_model
 
-        from bytevid_hf.lora import ssm_lora_config
+        from bytevid_hf.training.lora import ssm_lora_config
 
         torch.manual_seed(2)
         model = get_peft_model(model, ssm_lora_config(r=4, init_lora_weights=False))

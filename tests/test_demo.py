@@ -9,7 +9,7 @@ import yaml
 from huggingface_hub import ModelCard
 
 from bytevid_hf import BytesVideoConfig
-from bytevid_hf.model_card import render_model_card
+from bytevid_hf.hub.model_card import render_model_card
 
 REPO = Path(__file__).resolve().parents[1]
 

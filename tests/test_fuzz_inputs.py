@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 import bytevid_hf
 from bytevid_hf import BytesVideoConfig, BytesVideoForClassification, BytesVideoProcessor
-from bytevid_hf.input_fuzzing import (
+from bytevid_hf.testing.fuzzing import (
     MUTATIONS,
     TARGETS,
     check_pipeline,
@@ -68,14 +68,15 @@ def bikes_bytes(bikes_mp4) -> bytes:
 
 @pytest.fixture(scope="module")
 def classifier(tmp_path_factory):
-    """pipeline("video-classification") on a saved random bytes-micro checkpoint with a transcoding processor."""
+    """pipeline("video-classification", pipeline_class=BytesVideoClassificationPipeline) on a saved random
+    bytes-micro checkpoint with a transcoding processor."""
     from transformers import pipeline
 
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("checkpoint")
     BytesVideoForClassification(BytesVideoConfig.from_preset("bytes-micro", num_labels=3)).save_pretrained(path)
     BytesVideoProcessor(transcode=True, size=32, bitrate=50_000, fps=6, decode_timeout=TIMEOUT).save_pretrained(path)
-    return pipeline("video-classification", model=str(path))
+    return pipeline("video-classification", model=str(path), pipeline_class=BytesVideoClassificationPipeline)
 
 
 def assert_no_finding(outcome, case: str) -> None:
@@ -284,7 +285,7 @@ def test_pipeline_batch_with_hostile_files(classifier, hostile_files, seed_mp4, 
 # ----------------------------------------------------------------------------------------------- pipeline behaviour
 
 
-def test_pipeline_is_registered_and_other_inputs_survive(classifier, seed_mp4, tmp_path):
+def test_pipeline_names_bad_inputs_and_other_inputs_survive(classifier, seed_mp4, tmp_path):
     assert isinstance(classifier, BytesVideoClassificationPipeline)
     good = tmp_path / "good.mp4"
     good.write_bytes(seed_mp4)

@@ -25,7 +25,7 @@ from bytevid_hf.hub import (
     push_adapter,
     push_checkpoint,
 )
-from bytevid_hf.lora import ssm_lora_config, ssm_lora_target_regex
+from bytevid_hf.training.lora import ssm_lora_config, ssm_lora_target_regex
 from bytevid_hf.modeling import BytesVideoForClassification
 from bytevid_hf.processing import BytesVideoProcessor
 
@@ -179,7 +179,7 @@ def _train_briefly(output_dir: Path) -> BytesVideoForClassification:
     from datasets import Dataset
     from transformers import Trainer, TrainingArguments
 
-    from bytevid_hf.metrics import classification_metrics
+    from bytevid_hf.training.metrics import classification_metrics
 
     torch.manual_seed(0)
     rows = [{"input_ids": torch.randint(0, 256, (256,), dtype=torch.uint8).tolist(), "labels": i % 3} for i in range(8)]
@@ -215,7 +215,7 @@ def test_convert_trainer_checkpoint_keeps_logits_and_drops_training_state(tmp_pa
 
 def test_model_cards_validate_for_classification_and_qa(tmp_path):
     from bytevid_hf.modeling.configuration_qa import BytesVideoGemmaConfig
-    from bytevid_hf.model_card import render_model_card
+    from bytevid_hf.hub.model_card import render_model_card
 
     config = tiny_classifier().config
     text = render_model_card(config, {"accuracy": 0.5, "f1": 0.25}, "user/cls", "kinetics-mini",

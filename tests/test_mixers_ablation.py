@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from bytevid_hf import BytesVideoConfig, BytesVideoForClassification, BytesVideoModel
 from bytevid_hf.modeling.configuration_bytevid import MIXER_TYPES, POOLING_METHODS
 from bytevid_hf.modeling.mixers import MIXERS
-from bytevid_hf.flops import count_parameters, forward_flops
+from bytevid_hf.experiments.flops import count_parameters, forward_flops
 from bytevid_hf.modeling.ablation_attention import sliding_window_attention
 
 REPO = Path(__file__).resolve().parents[1]
@@ -72,7 +72,7 @@ def test_one_trainer_step_through_run_finetuning(mixer_type, tmp_path):
     import datasets
     from transformers import TrainingArguments
 
-    from bytevid_hf.training import DataArguments, ModelArguments, run_finetuning
+    from bytevid_hf.training.finetune import DataArguments, ModelArguments, run_finetuning
 
     generator = torch.Generator().manual_seed(0)
     rows = [{"video": bytes(torch.randint(0, 256, (300 + 37 * i,), generator=generator, dtype=torch.uint8).tolist()),
@@ -97,7 +97,7 @@ def test_one_trainer_step_through_run_finetuning(mixer_type, tmp_path):
 
 
 def test_config_overrides_are_validated():
-    from bytevid_hf.training import parse_config_overrides
+    from bytevid_hf.training.finetune import parse_config_overrides
 
     assert parse_config_overrides('{"mixer_type": "bf_ti"}') == {"mixer_type": "bf_ti"}
     with pytest.raises(ValueError, match="JSON object"):
@@ -196,7 +196,7 @@ def test_level_layout_of_flat_and_bf_ti():
 @pytest.mark.parametrize("mixer_type", [m for m in MIXER_TYPES if not MIXERS[m].stateful])
 def test_stateful_features_raise_naming_mixer_type(mixer_type):
     """Streaming, a cache and state carry need a stateful mixer (the registry says which): a clear error otherwise."""
-    from bytevid_hf.parallel import train_with_state_carry
+    from bytevid_hf.training.subsequence import train_with_state_carry
 
     model = tiny_model(mixer_type).eval()
     ids = torch.randint(0, 256, (1, 256), dtype=torch.uint8)
@@ -295,7 +295,7 @@ def test_pooling_init_keeps_the_scale_and_the_input_matters(pooling):
 def test_cpu_time_budget_callback_stops_on_process_time():
     from transformers import TrainerControl, TrainerState
 
-    from bytevid_hf.callbacks import CPUTimeBudgetCallback
+    from bytevid_hf.training.callbacks import CPUTimeBudgetCallback
 
     with pytest.raises(ValueError, match="seconds"):
         CPUTimeBudgetCallback(0)

@@ -175,20 +175,31 @@ def test_mamba_initialisation():
     assert float(dt.min()) >= 1e-4 - 1e-7 and float(dt.max()) <= 0.1 + 1e-6
 
 
-def test_gradient_checkpointing_gives_the_same_gradients():
+def test_activation_checkpointing_is_one_blockwise_recompute_with_the_same_gradients():
+    """activation_checkpointing_enable() (transformers' switch) makes each Mamba layer checkpoint block by block:
+    every block runs once in forward and once more in backward — no second, layer-level recompute around it — and
+    the gradients do not change."""
     torch.manual_seed(0)
-    model = BytesVideoForClassification(micro())
-    model.train()
+    model = BytesVideoForClassification(micro(mixer_block_size=100)).train()
     ids, labels = random_bytes(2, 300), torch.tensor([0, 2])
+    mixer = model.bytevid.levels[0][0].mixer
+    runs = []
+    real = mixer._run_block
+    mixer._run_block = lambda *a: runs.append(1) or real(*a)
     loss = model(ids, labels=labels).loss
     plain = torch.autograd.grad(loss, list(model.parameters()))
-    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    assert model.is_gradient_checkpointing
+    assert len(runs) == 3  # 300 positions in blocks of 100, no recompute
+    model.activation_checkpointing_enable()
+    assert model.is_activation_checkpointing
+    runs.clear()
     loss_ckpt = model(ids, labels=labels).loss
     ckpt = torch.autograd.grad(loss_ckpt, list(model.parameters()))
+    assert len(runs) == 6  # each block once in forward, once recomputed in backward
     torch.testing.assert_close(loss_ckpt, loss)
     for g, h in zip(plain, ckpt):
         torch.testing.assert_close(g, h, rtol=1e-5, atol=1e-7)
+    model.activation_checkpointing_disable()
+    assert not model.is_activation_checkpointing
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from bytevid_hf import BytesVideoConfig, BytesVideoForClassification
 from bytevid_hf.modeling import selective_scan
-from bytevid_hf.testing_utils import make_long_memory_
+from bytevid_hf.testing.numerics import make_long_memory_
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py

@@ -23,11 +23,11 @@ from bytevid_hf.modeling.state_correction import (
     segment_log_decay,
     zero_start_final_state,
 )
-from bytevid_hf.parallel import (
+from bytevid_hf.parallel import shard_bounds
+from bytevid_hf.training.subsequence import (
     SubsequenceDataset,
     SubsequenceTrainer,
     collate_subsequences,
-    shard_bounds,
     split_subsequences,
     subsequence_bounds,
 )

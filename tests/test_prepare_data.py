@@ -35,7 +35,7 @@ from bytevid_hf.data import (
     prepare_dataset,
 )
 from bytevid_hf.processing import transcode_video
-from bytevid_hf.synthetic import SyntheticVideoTask
+from bytevid_hf.data.synthetic import SyntheticVideoTask
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "prepare_data.py"

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from bytevid_hf import BytesVideoForCausalLM, BytesVideoForClassification, BytesVideoForRGBReconstruction
-from bytevid_hf.pretraining import NextByteCollator, default_learning_rate
-from bytevid_hf.synthetic import SyntheticVideoTask
+from bytevid_hf.training.pretraining import NextByteCollator, default_learning_rate
+from bytevid_hf.data.synthetic import SyntheticVideoTask
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "pretrain.py"
 
@@ -25,7 +25,7 @@ def _run(argv):
     spec = importlib.util.spec_from_file_location("pretrain_script", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    from bytevid_hf.pretraining import main
+    from bytevid_hf.training.pretraining import main
 
     return main(argv)
 
@@ -54,7 +54,7 @@ def test_learning_rate_defaults_follow_the_paper(video_dir, tmp_path, monkeypatc
     assert default_learning_rate("bytes-tiny", "pretrain") == 9e-5
     assert default_learning_rate("bytes-large", "finetune") == 1e-5
     seen = {}
-    import bytevid_hf.pretraining as pretraining
+    import bytevid_hf.training.pretraining as pretraining
 
     real = pretraining.run_pretraining
 

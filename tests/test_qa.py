@@ -25,11 +25,10 @@ from transformers import (
 )
 
 from bytevid_hf import BytesVideoConfig, BytesVideoForClassification, BytesVideoProcessor
-from bytevid_hf.auto_qa import register_qa_auto_classes
 from bytevid_hf.modeling.configuration_qa import BytesVideoGemmaConfig
 from bytevid_hf.modeling.modeling_qa import BytesVideoGemmaForQA
 from bytevid_hf.processing.processing_qa import BytesVideoQAProcessor, add_video_token
-from bytevid_hf.qa_metrics import (
+from bytevid_hf.training.qa_metrics import (
     ByteVideoQAExactMatch,
     ByteVideoQAMultipleChoiceAccuracy,
     compute_qa_metrics,
@@ -37,10 +36,9 @@ from bytevid_hf.qa_metrics import (
     load_qa_metric,
     normalize_answer,
 )
-from bytevid_hf.qa_training import BytesVideoQACollator, apply_lora, evaluate_main, finetune_main
-from bytevid_hf.synthetic import SyntheticVideoTask
+from bytevid_hf.training.qa import BytesVideoQACollator, apply_lora, evaluate_main, finetune_main
+from bytevid_hf.data.synthetic import SyntheticVideoTask
 
-register_qa_auto_classes()
 
 CHAT_TEMPLATE = (
     "{{ bos_token }}{% for message in messages %}<start_of_turn>"
@@ -302,7 +300,7 @@ def test_processor_expands_placeholders_and_masks_labels(tmp_path, processor, to
 
 def test_saved_processor_loads_its_video_processor_without_the_auto_classes(tmp_path, monkeypatch):
     """processing/ imports nothing outside processing/: a saved BytesVideoQAProcessor loads its video_processor with
-    BytesVideoProcessor.from_pretrained, not through AutoVideoProcessor (whose QA mapping is bytevid_hf.auto_qa's)."""
+    BytesVideoProcessor.from_pretrained, not through AutoVideoProcessor (whose QA mapping is registered by bytevid_hf.auto)."""
     from transformers import AutoVideoProcessor
 
     processor = BytesVideoQAProcessor(BytesVideoProcessor(max_length=VIDEO_BYTES, transcode=True, size=64),
@@ -447,7 +445,7 @@ def test_metrics_on_hand_made_examples():
 # Scripts
 # ---------------------------------------------------------------------------------------------------------------------
 def test_freeze_options():
-    from bytevid_hf.qa_training import QAModelArguments, prepare_for_training
+    from bytevid_hf.training.qa import QAModelArguments, prepare_for_training
 
     model = prepare_for_training(make_model(), QAModelArguments(freeze_lm=True))
     trainable = {n.split(".")[0] for n, p in model.named_parameters() if p.requires_grad}
@@ -460,7 +458,7 @@ def test_freeze_options():
 
 
 def test_finetune_learning_rate_defaults_to_1e_5(monkeypatch, tmp_path):
-    from bytevid_hf import qa_training
+    from bytevid_hf.training import qa as qa_training
 
     seen = []
     monkeypatch.setattr(qa_training, "run_qa_finetuning", lambda m, d, t: seen.append((m, t)))

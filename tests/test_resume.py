@@ -15,9 +15,9 @@ import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
 from bytevid_hf import BytesVideoConfig, BytesVideoForClassification
-from bytevid_hf.callbacks import SequenceParallelCallback
-from bytevid_hf.parallel import SubsequenceDataset, SubsequenceTrainer, collate_subsequences
-from bytevid_hf.testing_utils import make_long_memory_
+from bytevid_hf.training.callbacks import SequenceParallelCallback
+from bytevid_hf.training.subsequence import SubsequenceDataset, SubsequenceTrainer, collate_subsequences
+from bytevid_hf.testing.numerics import make_long_memory_
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py

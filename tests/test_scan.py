@@ -188,7 +188,7 @@ def test_fused_kernel_with_correction_runs_the_stateful_model():
     """A whole model on the zero-start stand-in: streaming chunk by chunk (initial and final states through the
     correction) equals the C/torch model's one-call forward; so do its gradients with a carried cache."""
     from bytevid_hf import BytesVideoConfig, BytesVideoForClassification
-    from bytevid_hf.testing_utils import make_long_memory_
+    from bytevid_hf.testing.numerics import make_long_memory_
 
     torch.manual_seed(0)
     model = make_long_memory_(BytesVideoForClassification(BytesVideoConfig.from_preset("bytes-micro", num_labels=3)))

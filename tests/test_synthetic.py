@@ -1,4 +1,4 @@
-"""Tests of the built-in synthetic task (bytevid_hf.synthetic) and the baselines."""
+"""Tests of the built-in synthetic task (bytevid_hf.data.synthetic) and the baselines."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import av.logging
 import numpy as np
 import pytest
 
-from bytevid_hf.baselines import SizeOnlyClassifier, chance_accuracy, file_sizes
-from bytevid_hf.synthetic import (
+from bytevid_hf.experiments.baselines import SizeOnlyClassifier, chance_accuracy, file_sizes
+from bytevid_hf.data.synthetic import (
     SyntheticVideoTask,
     count_hard_cuts,
     generate_clip,

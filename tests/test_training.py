@@ -11,8 +11,8 @@ import torch
 from transformers import Trainer, TrainingArguments, pipeline
 
 from bytevid_hf import BytesVideoConfig, BytesVideoForClassification, BytesVideoProcessor
-from bytevid_hf.metrics import classification_metrics, load_metric
-from bytevid_hf.training import BytesVideoCollator, load_video_folder
+from bytevid_hf.training.metrics import classification_metrics, load_metric
+from bytevid_hf.training.finetune import BytesVideoCollator, load_video_folder
 
 REPO = Path(__file__).resolve().parents[1]
 

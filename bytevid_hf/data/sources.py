@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 
-from ..training import VIDEO_EXTENSIONS, walk_class_folders
 
 #: Optional question-answering columns a manifest may carry (copied to every encoding of the video).
 QA_COLUMNS = ("question", "answer", "choices")
@@ -51,12 +50,37 @@ class VideoListing:
         return h.hexdigest()
 
 
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi")
+
+
+def walk_class_folders(root: str | os.PathLike, extensions: tuple[str, ...] = VIDEO_EXTENSIONS):
+    """``root/<class_name>/**/<video>`` -> (sorted class names, ``[(path, label), ...]`` in class then path order).
+
+    Raises ``FileNotFoundError``/``ValueError`` naming the folder when it is missing or holds no videos.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"video folder {str(root)!r} does not exist or is not a directory")
+    class_names = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not class_names:
+        raise ValueError(f"video folder {str(root)!r} has no class subfolders (expected root/<class>/<video>)")
+    files = [
+        (path, label)
+        for label, name in enumerate(class_names)
+        for path in sorted((root / name).rglob("*"))
+        if path.is_file() and path.suffix.lower() in extensions
+    ]
+    if not files:
+        raise ValueError(f"video folder {str(root)!r} holds no files with extensions {extensions}")
+    return class_names, files
+
+
 def _sorted_records(records: Iterable[VideoRecord]) -> list[VideoRecord]:
     return sorted(records, key=lambda r: r.source_id)  # stable: duplicates keep their input order
 
 
 def list_video_folder(root: str | os.PathLike, extensions: tuple[str, ...] = VIDEO_EXTENSIONS) -> VideoListing:
-    """List ``root/<class_name>/**/<video>`` like :func:`bytevid_hf.training.load_video_folder`, without reading bytes.
+    """List ``root/<class_name>/**/<video>`` like :func:`bytevid_hf.training.finetune.load_video_folder`, without reading bytes.
 
     Class names are the sorted subfolder names (label ``i`` = ``class_names[i]``); ``source_id`` is the path relative
     to ``root``. Raises ``FileNotFoundError``/``ValueError`` naming the folder when it is missing or holds no videos.

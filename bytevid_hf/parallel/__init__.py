@@ -1,5 +1,6 @@
-"""Long-context training: sequence parallelism with state correction (paper Sec. 3.1, Eq. 1–4) and sub-sequence
-training with state carry (appendix A.2)."""
+"""Sequence parallelism with state correction (paper Sec. 3.1, Eq. 1–4): one video's bytes sharded across ranks.
+
+Sub-sequence training with state carry (appendix A.2) is training glue: :mod:`bytevid_hf.training.subsequence`."""
 
 from .sequence_parallel import (
     SequenceParallelBytesVideoModel,
@@ -12,29 +13,15 @@ from .sequence_parallel import (
     set_group_timeout,
     shard_bounds,
 )
-from .subsequence import (
-    SubsequenceDataset,
-    SubsequenceTrainer,
-    collate_subsequences,
-    split_subsequences,
-    subsequence_bounds,
-    train_with_state_carry,
-)
 
 __all__ = [
     "SequenceParallelBytesVideoModel",
     "SequenceParallelContext",
     "SequenceParallelError",
-    "SubsequenceDataset",
-    "SubsequenceTrainer",
     "average_sequence_parallel_gradients",
-    "collate_subsequences",
     "disable_sequence_parallel",
     "enable_sequence_parallel",
     "sequence_parallel_context",
     "set_group_timeout",
     "shard_bounds",
-    "split_subsequences",
-    "subsequence_bounds",
-    "train_with_state_carry",
 ]

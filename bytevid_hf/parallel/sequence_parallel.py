@@ -133,7 +133,7 @@ class SequenceParallelContext:
 
     With ``record_stats``, ``correction_stats`` collects, per block and forward, (rms of the SSM state entering this
     rank's shard, rms of its zero-start final state h⁰) as detached floats;
-    :class:`~bytevid_hf.callbacks.SequenceParallelCallback` logs and clears them.
+    :class:`~bytevid_hf.training.callbacks.SequenceParallelCallback` logs and clears them.
     """
 
     def __init__(self, process_group=None, timeout: float | datetime.timedelta | None = None):

@@ -40,7 +40,7 @@ _PROCESSOR_CONFIGS = ("video_preprocessor_config.json", "preprocessor_config.jso
 def _auto_classes_for(model, processor) -> list[tuple[type, str]]:
     """``[(class, auto class name)]`` to register for a bytevid model and its processor: the config, the model's own
     head and the processor (a checkpoint ships the code of what it holds, nothing else)."""
-    from .modeling import (
+    from ..modeling import (
         BytesVideoConfig,
         BytesVideoForCausalLM,
         BytesVideoForClassification,
@@ -182,7 +182,7 @@ def load_checkpoint(path: str | os.PathLike, processor_path: str | os.PathLike |
     """Load ``(model, processor)`` from a saved or Trainer checkpoint folder (weights from safetensors only)."""
     from transformers import AutoConfig, AutoProcessor, AutoVideoProcessor
 
-    from . import modeling
+    from .. import modeling
 
     checkpoint = find_trainer_checkpoint(path)
     config = AutoConfig.from_pretrained(checkpoint)

@@ -69,7 +69,7 @@ class SequenceParallelCallback(TrainerCallback, ExportableState):
       becomes sequence-parallel over ``process_group`` (default: the Trainer's world) at ``on_train_begin``, and back
       at ``on_train_end``; DDP's gradient averaging then yields the single-process gradient. Every rank must see the
       same batch: build the dataset with ``SubsequenceDataset(replicas=world_size)`` (which also cuts long videos into
-      pieces for :class:`~bytevid_hf.parallel.SubsequenceTrainer`'s state carry).
+      pieces for :class:`~bytevid_hf.training.subsequence.SubsequenceTrainer`'s state carry).
     * It adds ``sp_boundary_state_rms`` (the SSM state entering a rank's shard, from the ranks before it) and
       ``sp_local_state_rms`` (a shard's own state from zero), means over the blocks since the last log, to the logs.
 
@@ -114,7 +114,7 @@ class SequenceParallelCallback(TrainerCallback, ExportableState):
     def on_train_begin(self, args, state, control, model=None, **kwargs):
         import torch.distributed as dist
 
-        from .parallel import enable_sequence_parallel, sequence_parallel_context
+        from ..parallel import enable_sequence_parallel, sequence_parallel_context
 
         if model is None:
             raise ValueError("SequenceParallelCallback needs the model (Trainer passes it to callbacks)")
@@ -142,7 +142,7 @@ class SequenceParallelCallback(TrainerCallback, ExportableState):
         stats.clear()
 
     def on_train_end(self, args, state, control, model=None, **kwargs):
-        from .parallel import disable_sequence_parallel
+        from ..parallel import disable_sequence_parallel
 
         if model is not None and self.context is not None:
             disable_sequence_parallel(model)

@@ -10,29 +10,7 @@ from typing import Any
 import datasets
 import torch
 
-VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi")
-
-
-def walk_class_folders(root: str | os.PathLike, extensions: tuple[str, ...] = VIDEO_EXTENSIONS):
-    """``root/<class_name>/**/<video>`` -> (sorted class names, ``[(path, label), ...]`` in class then path order).
-
-    Raises ``FileNotFoundError``/``ValueError`` naming the folder when it is missing or holds no videos.
-    """
-    root = Path(root)
-    if not root.is_dir():
-        raise FileNotFoundError(f"video folder {str(root)!r} does not exist or is not a directory")
-    class_names = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not class_names:
-        raise ValueError(f"video folder {str(root)!r} has no class subfolders (expected root/<class>/<video>)")
-    files = [
-        (path, label)
-        for label, name in enumerate(class_names)
-        for path in sorted((root / name).rglob("*"))
-        if path.is_file() and path.suffix.lower() in extensions
-    ]
-    if not files:
-        raise ValueError(f"video folder {str(root)!r} holds no files with extensions {extensions}")
-    return class_names, files
+from ..data.sources import VIDEO_EXTENSIONS, walk_class_folders
 
 
 def load_video_folder(root: str | os.PathLike, extensions: tuple[str, ...] = VIDEO_EXTENSIONS) -> datasets.Dataset:
@@ -88,7 +66,7 @@ class BytesVideoCollator:
         return batch
 
 
-__all__ = ["BytesVideoCollator", "load_video_folder", "walk_class_folders", "VIDEO_EXTENSIONS"]
+__all__ = ["BytesVideoCollator", "load_video_folder"]
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -205,10 +183,10 @@ def run_finetuning(
     """
     from transformers import Trainer
 
-    from .modeling.configuration_bytevid import BytesVideoConfig
+    from ..modeling.configuration_bytevid import BytesVideoConfig
     from .metrics import classification_metrics
-    from .modeling import BytesVideoForClassification
-    from .processing import BytesVideoProcessor
+    from ..modeling import BytesVideoForClassification
+    from ..processing import BytesVideoProcessor
 
     train, evaluation = _load_splits(data_args)
     names = _label_names(train, data_args.label_column)

@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from .processing import BytesVideoProcessor, transcode_video, video_to_jpeg_bytes
-from .processing.errors import VideoInputError
-from .processing.jpeg import split_jpeg_stream
-from .processing.transcode import encode_frames
+from ..processing import BytesVideoProcessor, transcode_video, video_to_jpeg_bytes
+from ..processing.errors import VideoInputError
+from ..processing.jpeg import split_jpeg_stream
+from ..processing.transcode import encode_frames
 
 __all__ = [
     "MUTATIONS",
@@ -402,7 +402,7 @@ def file_cases(directory: str, valid_mp4: bytes) -> list[tuple[str, str, str | N
 
 def input_name(video: Any) -> str:
     """How the processing code names ``video`` in its messages (what a documented error must contain)."""
-    from .processing.io import describe_video
+    from ..processing.io import describe_video
 
     if isinstance(video, (bytes, bytearray)):
         return f"<bytes of length {len(video)}>"
@@ -423,7 +423,7 @@ def check_pipeline(pipe: Any, good: Any, bad: Any, reference: Any) -> None:
     """
     import warnings
 
-    from .pipelines import SkippedVideoInputsWarning
+    from ..pipelines import SkippedVideoInputsWarning
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

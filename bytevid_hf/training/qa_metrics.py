@@ -21,7 +21,7 @@ from typing import Any
 import datasets
 import evaluate
 
-from .processing.processing_qa import CHOICE_LETTERS, choice_index
+from ..processing.processing_qa import CHOICE_LETTERS, choice_index
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCTUATION = set(string.punctuation)

@@ -46,7 +46,7 @@ QA_FEATURES = datasets.Features(
 def load_qa_manifest(manifest: str | os.PathLike) -> datasets.Dataset:
     """Read a CSV/JSONL QA manifest into a dataset with columns ``video`` (absolute path), ``question``, ``answer``
     (``None`` when missing) and ``choices`` (``None`` for open-ended questions). Errors name the file and line."""
-    from .data.sources import _manifest_rows
+    from ..data.sources import _manifest_rows
 
     manifest = Path(manifest)
     if not manifest.is_file():
@@ -201,9 +201,9 @@ def _load_tokenizer(path: str):
 
 def build_qa_model_and_processor(model_args: QAModelArguments):
     """Load or assemble the model and its processor; returns ``(model, processor)`` (no freezing/LoRA yet)."""
-    from .modeling.modeling_qa import BytesVideoGemmaForQA
-    from .processing import BytesVideoProcessor
-    from .processing.processing_qa import BytesVideoQAProcessor, add_video_token
+    from ..modeling.modeling_qa import BytesVideoGemmaForQA
+    from ..processing import BytesVideoProcessor
+    from ..processing.processing_qa import BytesVideoQAProcessor, add_video_token
 
     if model_args.model_name_or_path:
         if model_args.video_encoder or model_args.language_model:
@@ -413,8 +413,8 @@ def run_qa_evaluation(args: QAEvaluationArguments) -> dict[str, float]:
     """Generate answers for ``args.eval_file`` and score them (exact match for open-ended questions,
     multiple-choice accuracy for questions with choices); writes ``predictions.jsonl`` / ``metrics.json`` to
     ``args.output_dir`` when set. Returns the metrics."""
-    from .modeling.modeling_qa import BytesVideoGemmaForQA
-    from .processing.processing_qa import BytesVideoQAProcessor
+    from ..modeling.modeling_qa import BytesVideoGemmaForQA
+    from ..processing.processing_qa import BytesVideoQAProcessor
     from .qa_metrics import compute_qa_metrics
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")

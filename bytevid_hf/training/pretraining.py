@@ -17,7 +17,7 @@ import datasets
 import numpy as np
 import torch
 
-from .training import VIDEO_EXTENSIONS
+from ..data.sources import VIDEO_EXTENSIONS
 
 OBJECTIVES = ("next-byte", "rgb")
 
@@ -45,7 +45,7 @@ class NextByteCollator:
         self._rng = np.random.default_rng(self.seed)
 
     def __call__(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
-        from .processing import read_video_bytes
+        from ..processing import read_video_bytes
 
         missing = [i for i, row in enumerate(rows) if self.video_column not in row]
         if missing:
@@ -107,7 +107,7 @@ class PretrainingArguments:
 
 def default_learning_rate(preset: str, phase: str) -> float:
     """The paper's Adam learning rate for ``preset`` (appendix A.2); 1e-3 for this package's bytes-micro."""
-    from .modeling.configuration_bytevid import PRESET_LEARNING_RATES
+    from ..modeling.configuration_bytevid import PRESET_LEARNING_RATES
 
     return PRESET_LEARNING_RATES.get(preset, PRESET_LEARNING_RATES["bytes-tiny"])[phase]
 
@@ -116,16 +116,16 @@ def run_pretraining(args: PretrainingArguments, training_args, learning_rate_giv
     """Pre-train with Trainer; save model + processor to ``training_args.output_dir``; return the TrainOutput."""
     from transformers import Trainer
 
-    from .modeling.configuration_bytevid import BytesVideoConfig
-    from .modeling import BytesVideoForCausalLM
-    from .processing import BytesVideoProcessor
+    from ..modeling.configuration_bytevid import BytesVideoConfig
+    from ..modeling import BytesVideoForCausalLM
+    from ..processing import BytesVideoProcessor
 
     if args.objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {OBJECTIVES}, got {args.objective!r}")
     if args.objective == "next-byte":
         model_class = BytesVideoForCausalLM
     else:
-        from .modeling.modeling_rgb import BytesVideoForRGBReconstruction as model_class
+        from ..modeling.modeling_rgb import BytesVideoForRGBReconstruction as model_class
     if args.model_name_or_path:
         model = model_class.from_pretrained(args.model_name_or_path)
     else:
@@ -145,7 +145,7 @@ def run_pretraining(args: PretrainingArguments, training_args, learning_rate_giv
         collator = NextByteCollator(processor, max_length=args.max_length, crop=args.crop, seed=training_args.seed,
                                     video_column=args.video_column)
     else:
-        from .processing.frames import RGBReconstructionCollator
+        from ..processing.frames import RGBReconstructionCollator
 
         collator = RGBReconstructionCollator(processor, num_frames=model.config.reconstruction_frames,
                                              size=model.config.reconstruction_size)

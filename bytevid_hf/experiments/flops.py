@@ -12,7 +12,7 @@ L×L product SDPA nominally computes (as ``torch.utils.flop_counter`` does), not
 ``tests/test_mixers_ablation.py`` checks the matmul/conv part against ``torch.utils.flop_counter.FlopCounterMode`` on
 tiny models of every ``mixer_type``.
 
-    from bytevid_hf.flops import forward_flops
+    from bytevid_hf.experiments.flops import forward_flops
     forward_flops(BytesVideoConfig.from_preset("bytes-tiny"), 262_144) / 1e12   # TFLOPs per video
 """
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 
-from .modeling.configuration_bytevid import BytesVideoConfig
+from ..modeling.configuration_bytevid import BytesVideoConfig
 
 SCAN_FLOPS_PER_STATE = 7
 
@@ -120,7 +120,7 @@ def count_parameters(config: BytesVideoConfig) -> int:
     """Parameters of ``BytesVideoForClassification(config)``, counted on the meta device (no memory allocated)."""
     import torch
 
-    from .modeling import BytesVideoForClassification
+    from ..modeling import BytesVideoForClassification
 
     with torch.device("meta"):
         model = BytesVideoForClassification(config)

@@ -53,7 +53,7 @@ Clips are deterministic: the same ``(label, seed, settings)`` always gives the s
 
 Usage::
 
-    from bytevid_hf.synthetic import SyntheticVideoTask, generate_clip
+    from bytevid_hf.data.synthetic import SyntheticVideoTask, generate_clip
 
     task = SyntheticVideoTask()                      # 4 classes: 0..3 scene cuts
     rows = task.generate(600, seed=0, num_proc=2)    # [{"video": bytes, "label": int, "seed": int}]
@@ -74,7 +74,7 @@ from typing import Any
 
 import numpy as np
 
-from .processing.ffmpeg_logs import quiet_ffmpeg_logs
+from ..processing.ffmpeg_logs import quiet_ffmpeg_logs
 
 __all__ = [
     "SyntheticVideoTask",
