@@ -4,8 +4,9 @@
 their own positions (Mamba and its conv are causal; a pooling window only sees its own L_s positions), so position j
 of level i (pool factor s = L_s**i) summarises bytes ``< (j + 1)·s``. Byte t may therefore use level-i position
 ``j = floor((t + 1) / s) − 1`` and nothing later: the upsampled level i is shifted right by ``s − 1`` positions
-(zero before its first complete window). The shifted, projected levels are added to level 0's output (the last level after the
-backbone's final norm), normed, and a Linear head gives 256 logits per byte. No pooled level ever sees the future — tested by changing byte k and checking
+(zero before its first complete window). The shifted, projected
+levels (the last one taken after the backbone's final norm) are added to level 0's output, normed, and a Linear head
+gives 256 logits per byte. No pooled level ever sees the future — tested by changing byte k and checking
 that no logit before k moves.
 
 The backbone lives under ``bytevid`` like in [`BytesVideoForClassification`], so a pre-trained checkpoint loads

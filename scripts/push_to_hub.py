@@ -11,7 +11,7 @@ folder already written by ``export_checkpoint``. The pushed repo holds safetenso
 ``--max_shard_size``), config, processor, a model card with ``model-index`` results, ``eval_results.json`` and the code
 for ``trust_remote_code=True``. Metrics default to the last evaluation in ``trainer_state.json``.
 
-The token is read by huggingface_hub from ``HF_TOKEN`` or ``huggingface-cli login`` (never from the command line); the
+The token is read by huggingface_hub from ``HF_TOKEN`` or ``hf auth login`` (never from the command line); the
 endpoint from ``HF_ENDPOINT``.
 """
 

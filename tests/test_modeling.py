@@ -26,7 +26,7 @@ def test_mixer_is_weight_compatible_with_transformers_mamba_mixer():
     if importlib.util.find_spec("causal_conv1d") is not None:
         pytest.skip("transformers' MambaMixer calls causal-conv1d's CUDA-only kernel on CPU tensors once it is installed")
     torch.manual_seed(0)
-    config = BytesVideoConfig(hidden_size=16, state_size=4, expand=2, conv_kernel=4, ssm_backend="torch", scan_chunk_size=8)
+    config = BytesVideoConfig(hidden_size=16, state_size=4, expand=2, conv_kernel=4, ssm_backend="torch")
     ours = BytesVideoMambaMixer(config, hidden_size=16)
     for p in ours.parameters():
         torch.nn.init.normal_(p, std=0.3)

@@ -6,6 +6,8 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -36,3 +38,22 @@ def test_ci_runs_the_readme_commands():
     commands = [line.strip() for line in ci.splitlines() if line.strip() and not line.strip().startswith("#")]
     assert install in commands and test in commands
     assert commands.index(install) < commands.index(test)
+
+
+@pytest.mark.parametrize("folder", ["modeling", "processing"])
+def test_library_folders_import_only_themselves(folder):
+    """modeling/ and processing/ are self-contained: their modules import each other relatively (one level, the same
+    folder) and nothing else of the package — so transformers' remote-code copy (which follows ``from .x import``)
+    ships a working model, and the parallel/training code can import the model but never the reverse."""
+    import ast
+
+    root = Path(__file__).resolve().parents[1] / folder
+    for path in sorted(root.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                assert node.level == 1 and node.module, f"{folder}/{path.name}:{node.lineno} imports outside {folder}/"
+                assert (root / f"{node.module.split('.')[0]}.py").is_file(), f"{folder}/{path.name}:{node.lineno}"
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+                assert not any(n.split(".")[0] in ("bytevid_hf", "modeling", "processing") for n in names), \
+                    f"{folder}/{path.name}:{node.lineno} imports {names}"

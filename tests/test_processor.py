@@ -756,20 +756,3 @@ def test_to_dict_is_json_serialisable_and_repr_works():
     json.dumps(proc.to_dict())
     assert "BytesVideoProcessor" in repr(proc)
     assert proc.size == 320 and isinstance(proc.size, int) and isinstance(proc.max_length, int)
-
-
-def test_processing_imports_only_processing():
-    """processing/ is self-contained: its modules import each other relatively (one level) and nothing else of the
-    package, so the folder can be shipped or moved as a unit."""
-    import ast
-
-    folder = Path(__file__).resolve().parents[1] / "processing"
-    for path in sorted(folder.glob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and node.level:
-                assert node.level == 1 and node.module, f"{path.name}:{node.lineno} imports outside processing/"
-                assert (folder / f"{node.module.split('.')[0]}.py").is_file(), f"{path.name}:{node.lineno}"
-            elif isinstance(node, (ast.Import, ast.ImportFrom)):
-                names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
-                assert not any(n.split(".")[0] in ("bytevid_hf", "modeling", "processing") for n in names), \
-                    f"{path.name}:{node.lineno} imports {names}"

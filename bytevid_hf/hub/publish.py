@@ -10,7 +10,7 @@
 * :func:`convert_trainer_checkpoint` turns a ``Trainer`` output or ``checkpoint-N`` directory (optimizer, scheduler,
   RNG state, pickled training args ...) into such a folder, holding only what inference needs.
 * :func:`push_checkpoint` uploads one of them to the Hub in one commit (``private``, a branch ``revision``, a commit
-  message). The token comes from ``HF_TOKEN`` or ``huggingface-cli login``, as everywhere in huggingface_hub; the
+  message). The token comes from ``HF_TOKEN`` or ``hf auth login``, as everywhere in huggingface_hub; the
   endpoint from ``HF_ENDPOINT``.
 
 Pickle files are never written and never uploaded: a folder holding ``*.bin``/``*.pt``/``*.pkl`` ... is refused.
