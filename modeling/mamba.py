@@ -203,7 +203,9 @@ class BytesVideoMambaMixer(nn.Module):
             x_padded = F.pad(x, (kernel - 1, 0))
         else:
             x_padded = torch.cat((conv_state.to(x.dtype), x), dim=-1)
-        new_conv_state = x_padded[..., x_padded.shape[-1] - (kernel - 1) :] if return_conv_state else None
+        # a copy, not a view: a view would keep the whole (B, E, T) block alive wherever the state is kept (in the
+        # cache, or saved for backward between checkpointed blocks)
+        new_conv_state = x_padded[..., x_padded.shape[-1] - (kernel - 1) :].clone() if return_conv_state else None
         x = self.act(F.conv1d(x_padded, self.conv1d.weight, self.conv1d.bias, groups=self.intermediate_size))
         ssm_params = self.x_proj(x.transpose(1, 2))  # (B, T, R + 2N)
         dt, B, C = torch.split(ssm_params, [self.time_step_rank, self.ssm_state_size, self.ssm_state_size], dim=-1)
