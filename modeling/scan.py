@@ -35,6 +35,7 @@ from torch import Tensor
 from .scan_c import c_scan, kernel_available, kernel_error
 from .scan_mamba_ssm import mamba_ssm_available, mamba_ssm_scan
 from .scan_torch import torch_scan
+from .scan_triton import backend_devices, triton_available, triton_selective_scan
 from .state_correction import final_state_from, initial_state_output, zero_start_final_state
 
 
@@ -126,8 +127,15 @@ register_scan_backend(ScanBackend(
     description="mamba-ssm's fused CUDA kernel (pip install 'bytevid-hf[cuda]'); states via the state correction",
 ))
 
-#: What ``"auto"`` tries, in order, per device type.
-AUTO_ORDER: dict[str, tuple[str, ...]] = {"cpu": ("c", "torch"), "cuda": ("mamba_ssm", "torch")}
+register_scan_backend(ScanBackend(
+    name="triton", run=triton_selective_scan, devices=backend_devices(), available=triton_available,
+    supports_initial_state=True, supports_final_state=True,
+    description="Triton kernels, forward and backward, fused gate and states (CPU tensors under TRITON_INTERPRET=1)",
+))
+
+#: What ``"auto"`` tries, in order, per device type. On CUDA mamba-ssm stays first because it is the only kernel with
+#: measured GPU numbers; a GPU benchmark of the triton backend against it decides the order.
+AUTO_ORDER: dict[str, tuple[str, ...]] = {"cpu": ("c", "torch"), "cuda": ("mamba_ssm", "triton", "torch")}
 
 
 @torch.compiler.assume_constant_result  # compiled graphs resolve it once, at trace time (it may build the C kernel)
