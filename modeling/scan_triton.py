@@ -128,6 +128,19 @@ def _time_step(delta_ptr, offsets, mask, bias, SOFTPLUS: tl.constexpr, HAS_BIAS:
 
 
 @_jit
+def _channel_block(A_ptr, bias_ptr, e, n, E, N, HAS_BIAS: tl.constexpr):
+    """For the channels e (and states n): their masks, offsets in a contiguous (E, N), A, and delta_bias (or 0)."""
+    mask_e = e < E
+    mask_en = mask_e[:, None] & (n < N)[None, :]
+    en = e[:, None] * N + n[None, :]
+    A = tl.load(A_ptr + en, mask=mask_en, other=0.0)
+    bias = tl.zeros(e.shape, tl.float32)
+    if HAS_BIAS:
+        bias = tl.load(bias_ptr + e, mask=mask_e, other=0.0)
+    return mask_e, mask_en, en, A, bias
+
+
+@_jit
 def _forward_kernel(
     u_ptr, delta_ptr, z_ptr, A_ptr, B_ptr, C_ptr, D_ptr, bias_ptr, h0_ptr, y_ptr, h_last_ptr, states_ptr,
     su_b, su_e, su_l, sd_b, sd_e, sd_l, sz_b, sz_e, sz_l, sB_b, sB_n, sB_l, sC_b, sC_n, sC_l,
@@ -138,13 +151,8 @@ def _forward_kernel(
     b = tl.program_id(0).to(tl.int64)
     e = tl.program_id(1).to(tl.int64) * BLOCK_E + tl.arange(0, BLOCK_E).to(tl.int64)
     n = tl.arange(0, BLOCK_N)
-    mask_e, mask_n = e < E, n < N
-    mask_en = mask_e[:, None] & mask_n[None, :]
-    en = e[:, None] * N + n[None, :]  # offsets in a contiguous (E, N)
-    A = tl.load(A_ptr + en, mask=mask_en, other=0.0)
-    bias = tl.zeros((BLOCK_E,), tl.float32)
-    if HAS_BIAS:
-        bias = tl.load(bias_ptr + e, mask=mask_e, other=0.0)
+    mask_n = n < N
+    mask_e, mask_en, en, A, bias = _channel_block(A_ptr, bias_ptr, e, n, E, N, HAS_BIAS)
     if HAS_H0:
         h = tl.load(h0_ptr + b * E * N + en, mask=mask_en, other=0.0)
     else:
@@ -190,13 +198,8 @@ def _adjoint_carries_kernel(
     b = tl.program_id(0).to(tl.int64)
     e = tl.program_id(1).to(tl.int64) * BLOCK_E + tl.arange(0, BLOCK_E).to(tl.int64)
     n = tl.arange(0, BLOCK_N)
-    mask_e, mask_n = e < E, n < N
-    mask_en = mask_e[:, None] & mask_n[None, :]
-    en = e[:, None] * N + n[None, :]
-    A = tl.load(A_ptr + en, mask=mask_en, other=0.0)
-    bias = tl.zeros((BLOCK_E,), tl.float32)
-    if HAS_BIAS:
-        bias = tl.load(bias_ptr + e, mask=mask_e, other=0.0)
+    mask_n = n < N
+    mask_e, mask_en, en, A, bias = _channel_block(A_ptr, bias_ptr, e, n, E, N, HAS_BIAS)
     carry = tl.load(gh_ptr + b * E * N + en, mask=mask_en, other=0.0)  # adjoint entering the last chunk: ∂loss/∂h_L
     local = tl.arange(0, T)
     first, last = (local == 0)[None, :, None], (local == T - 1)[None, :, None]
@@ -256,14 +259,8 @@ def _chunk_gradients_kernel(
     grad_C = tl.zeros((T, BLOCK_N), tl.float32)
     for block in range(tl.cdiv(E, BLOCK_E)):
         e = block * BLOCK_E + tl.arange(0, BLOCK_E).to(tl.int64)
-        mask_e = e < E
-        mask_en = mask_e[:, None] & mask_n[None, :]
+        mask_e, mask_en, en, A, bias = _channel_block(A_ptr, bias_ptr, e, n, E, N, HAS_BIAS)
         mask_et = mask_e[:, None] & mask_t[None, :]
-        en = e[:, None] * N + n[None, :]
-        A = tl.load(A_ptr + en, mask=mask_en, other=0.0)
-        bias = tl.zeros((BLOCK_E,), tl.float32)
-        if HAS_BIAS:
-            bias = tl.load(bias_ptr + e, mask=mask_e, other=0.0)
         start = tl.load(states_ptr + (b * n_chunks + c) * E * N + en, mask=mask_en, other=0.0)
         carry = tl.load(carries_ptr + (b * n_chunks + c) * E * N + en, mask=mask_en, other=0.0)
         u_off = b * su_b + e[:, None] * su_e
