@@ -13,7 +13,7 @@ POOLING_METHODS = ("concat", "average", "attention")
 # Mixer of each level (paper Tables 9 and 15); see `BytesVideoConfig.mixer_type`.
 MIXER_TYPES = tuple(MIXERS)
 ATTENTION_MIXERS = ("transformer", "local_attention", "bf_ti")
-SSM_BACKENDS = ("auto", "c", "torch", "mamba_ssm")
+SSM_BACKENDS = ("auto", "c", "torch", "triton", "mamba_ssm")
 # Names of earlier releases, still read from saved configs.
 _LEGACY_SSM_BACKENDS = {"cuda": "mamba_ssm"}
 
@@ -94,9 +94,9 @@ class BytesVideoConfig(PretrainedConfig):
             every frame of the encoded stream regardless; the value only keeps the pipeline's API intact.
         ssm_backend (`str`, *optional*, defaults to `"auto"`):
             The one switch that chooses the selective-scan implementation (see ``bytevid_hf.modeling.scan``):
-            ``"c"`` (this package's C kernel, CPU), ``"torch"`` (its chunked torch scan, any device), ``"mamba_ssm"``
-            (mamba-ssm's fused CUDA kernel, the ``[cuda]`` extra) or ``"auto"`` (C on CPU, mamba-ssm on CUDA when
-            installed, else the torch scan). Every backend supports initial and final states, so streaming, state
+            ``"c"`` (this package's C kernel, CPU), ``"torch"`` (its chunked torch scan, any device), ``"triton"``
+            (its Triton kernel, CUDA), ``"mamba_ssm"`` (mamba-ssm's fused CUDA kernel, the ``[cuda]`` extra) or
+            ``"auto"`` (C on CPU; on CUDA mamba-ssm when installed, else Triton, else the torch scan). Every backend supports initial and final states, so streaming, state
             carry and sequence parallelism run on whichever is chosen. ``"cuda"`` (the old name) is read as
             ``"mamba_ssm"``.
         mixer_block_size (`int`, *optional*, defaults to 4096):

@@ -90,7 +90,7 @@ def run_python(code: str, env: dict | None = None, block_bytevid: bool = False, 
 CLASSIFIER_CODE = {
     "configuration_bytevid.py", "mixers.py", "modeling_bytevid.py", "byte_chunks.py", "cache.py", "mamba.py",
     "pooling.py", "safe_loading.py", "scan.py", "scan_c.py", "scan_c_source.py", "scan_torch.py", "scan_mamba_ssm.py",
-    "state_correction.py",
+    "scan_triton.py", "state_correction.py",
 }
 PROCESSOR_CODE = {
     "video_processor.py", "deadline.py", "decode.py", "errors.py", "ffmpeg_logs.py", "frame_rate.py", "frame_size.py",
