@@ -19,7 +19,8 @@ from transformers import initialization as init
 from transformers.activations import ACT2FN
 from torch.utils.checkpoint import checkpoint
 
-from .scan import selective_scan
+from .scan import resolve_scan_backend, selective_scan
+from .scan_c import c_conv_forward
 from .state_correction import segment_log_decay
 
 
@@ -196,8 +197,25 @@ class BytesVideoMambaMixer(nn.Module):
 
     def _prepare(self, hidden_states, conv_state, return_conv_state: bool):
         """in_proj → causal conv (from ``conv_state``) → activation → x_proj, dt_proj. Returns the scan inputs
-        x, delta, gate (B, E, T), B, C (B, N, T) and the new conv state (or ``None``)."""
-        x, gate = self.in_proj(hidden_states).transpose(1, 2).chunk(2, dim=1)  # (B, E, T) each
+        x, delta, gate (B, E, T), B, C (B, N, T) and the new conv state (or ``None``).
+
+        On the C backend (fp32 CPU, silu) the conv + SiLU is one kernel and every tensor stays time-major: x, delta,
+        gate, B and C are transposed views of the (B, T, ·) outputs of in_proj, the conv, x_proj and dt_proj, which
+        the C scan reads in place."""
+        xz = self.in_proj(hidden_states)  # (B, T, 2E)
+        if self._c_kernels(xz):
+            x, gate = xz.chunk(2, dim=-1)  # (B, T, E) views
+            weight = self.conv1d.weight[:, 0]  # (E, K)
+            x_state = None if conv_state is None else conv_state.to(x.dtype)
+            new_conv_state = self._last_conv_inputs(x, x_state) if return_conv_state else None
+            x = c_conv_forward(x, weight, self.conv1d.bias, x_state)  # (B, T, E), contiguous
+            dt, B, C = torch.split(
+                self.x_proj(x), [self.time_step_rank, self.ssm_state_size, self.ssm_state_size], dim=-1
+            )
+            delta = self.dt_proj(dt)  # through the module (with its bias): a LoRA adapter on dt_proj applies
+            return (x.transpose(1, 2), delta.transpose(1, 2), gate.transpose(1, 2), B.transpose(1, 2),
+                    C.transpose(1, 2), new_conv_state)
+        x, gate = xz.transpose(1, 2).chunk(2, dim=1)  # (B, E, T) each
         kernel = self.conv_kernel_size
         if conv_state is None:
             x_padded = F.pad(x, (kernel - 1, 0))
@@ -212,6 +230,22 @@ class BytesVideoMambaMixer(nn.Module):
         # through the module (with its bias), so that a LoRA adapter on dt_proj applies; softplus in the scan
         delta = self.dt_proj(dt).transpose(1, 2)  # (B, E, T)
         return x, delta, gate, B.transpose(1, 2), C.transpose(1, 2), new_conv_state
+
+    def _c_kernels(self, xz) -> bool:
+        """Whether this block runs on the C kernels: the scan resolves to the C backend and the layer is fp32 CPU
+        with the silu activation the conv kernel fuses."""
+        return (xz.device.type == "cpu" and xz.dtype == torch.float32 and self.activation in ("silu", "swish")
+                and resolve_scan_backend(self.config.ssm_backend, "cpu") == "c")
+
+    def _last_conv_inputs(self, x, conv_state):
+        """The conv state after x (B, T, E): its last ``conv_kernel - 1`` inputs as (B, E, K - 1), a copy (not a view
+        of the block); earlier ones come from ``conv_state`` (zeros when ``None``) when T is shorter."""
+        keep = self.conv_kernel_size - 1
+        tail = x[:, max(0, x.shape[1] - keep) :].transpose(1, 2)
+        if tail.shape[-1] < keep:
+            before = x.new_zeros(x.shape[0], x.shape[2], keep) if conv_state is None else conv_state
+            tail = torch.cat((before, tail), dim=-1)[..., tail.shape[-1] :]
+        return tail.clone(memory_format=torch.contiguous_format)
 
     def _run_block(self, hidden_states, conv_state, ssm_state, return_state: bool):
         """One pass over (B, T, D) from (conv_state, ssm_state). Returns (B, T, D) and the new states (or Nones)."""

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .scan_c import c_scan, kernel_available, kernel_error
+from .scan_c import c_scan_run, kernel_available, kernel_error
 from .scan_mamba_ssm import mamba_ssm_available, mamba_ssm_scan
 from .scan_torch import torch_scan
 from .scan_triton import backend_devices, triton_available, triton_selective_scan
@@ -112,9 +112,9 @@ def register_scan_backend(backend: ScanBackend) -> None:
 
 
 register_scan_backend(ScanBackend(
-    name="c", run=_run_fp32_kernel(c_scan), devices=("cpu",), available=kernel_available,
+    name="c", run=c_scan_run, devices=("cpu",), available=kernel_available,
     supports_initial_state=True, supports_final_state=True,
-    description="C CPU kernel (OpenMP, vectorised exp), compiled on first use",
+    description="C CPU kernel (softplus, D and gate fused; OpenMP, vectorised exp), compiled on first use",
 ))
 register_scan_backend(ScanBackend(
     name="torch", run=_run_fp32_kernel(_torch_kernel), devices=("cpu", "cuda", "mps", "xpu"),

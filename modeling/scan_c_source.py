@@ -5,37 +5,37 @@ It lives in a Python module (not a ``.c`` file) so that transformers' remote-cod
 """
 
 C_SOURCE = r"""/*
- * CPU kernels of the selective scan (Mamba's S6 recurrence) for bytevid_hf.
+ * CPU kernels of bytevid_hf's Mamba layer (fp32): the fused selective scan and the causal depthwise convolution.
  *
  * Plain C (no Python or torch headers): compiled on first use by bytevid_hf.modeling.scan_c and called through
- * ctypes on contiguous fp32 buffers.
+ * ctypes.
  *
+ * Selective scan, for every channel e and state index n (Gu & Dao 2023, Alg. 2):
+ *     dt_t[e]   = softplus(delta_t[e] + bias[e])        (delta_t[e] + bias[e] without softplus)
  *     h_t[e, n] = exp(dt_t[e] * A[e, n]) * h_{t-1}[e, n] + dt_t[e] * B_t[n] * u_t[e]
- *     y_t[e]    = sum_n C_t[n] * h_t[e, n]
+ *     y_t[e]    = (sum_n C_t[n] * h_t[e, n] + D[e] * u_t[e]) * silu(z_t[e])
+ * with softplus, bias, D and the gate fused into the one pass over the sequence.
  *
- * Layouts (all contiguous, row-major):
- *     u, delta, y, grad_y, grad_u, grad_delta : (batch, E, L)
- *     A, grad_A                               : (E, N)
- *     Bm, Cm, grad_B, grad_C                  : (batch, L, N)   <- note: time-major, state index innermost
- *     h0, hT, grad_hT, grad_h0                : (batch, E, N)
- *     ckpt                                    : (batch, E, ceil(L / K), N), the state *before* each block of K steps
+ * Layout: time-major. u, delta, z (and grad_y) are read as rows of E channels, element (b, t, e) at
+ * b * s_b + t * s_t + e (any batch and row strides, channels contiguous), so the in_proj, dt_proj and conv outputs of a
+ * Mamba layer are read in place; B and C as rows of N (b * s_b + t * s_t + n). Outputs are contiguous (batch, L, E)
+ * (y, grad_u, grad_delta, grad_z), (batch, L, N) (grad_B, grad_C), (batch, E, N) (states), (E, N) (A, grad_A).
  *
- * Forward: parallel over (batch, channel) pairs; each pair walks L sequentially with its N states in registers
- * (8-lane vectors for N = 8, 16, 32, 64; a scalar loop otherwise). When ckpt is given it stores the state every K
- * positions, so the memory kept for the backward is O(B*E*N*L/K).
+ * Vectorisation: a tile of VL channels (16 with AVX-512, else 8: one vector) holds its N states in N vectors; every
+ * position updates them with a vectorised exp and FMAs; B_t[n] and C_t[n] are broadcast. No horizontal sums in the
+ * forward. Threads: OpenMP over (batch row, tile) pairs in the forward; over tiles in the backward.
  *
- * Backward: for each batch row, the sequence is walked in reverse in blocks of K positions. For a block, a channel
- * recomputes its K states from the checkpoint into a per-thread buffer (K*N floats) and runs the adjoint recurrence
- *     lambda_t = C_t * gy_t + a_{t+1} * lambda_{t+1}        (plus grad_hT at t = L)
- * backwards through it, writing grad_u, grad_delta and adding to grad_A[e]. grad_B and grad_C sum over channels;
- * to keep that race-free *and* independent of the thread count, channels are split into fixed groups of BV_GROUP: a
- * group (handled by one thread, channels in order) accumulates its partial sums over a super-block of BV_SUPER
- * blocks, then the partial sums are reduced over the groups in a fixed order, positions split among threads.
- * Threads meet twice per super-block (BV_SUPER * K positions), and results are bitwise identical for any number of
- * threads. Extra memory: 2 * ceil(E / BV_GROUP) * BV_SUPER * K * N floats, independent of L.
+ * Checkpoints: the forward stores the state before every K positions (ckpt, (batch, ceil(L/K), N, E)). The backward
+ * walks the sequence in reverse, K positions at a time: a tile recomputes the block's decays and states from its
+ * checkpoint into per-thread scratch (2 * K * N vectors) and runs the adjoint recurrence
+ *     lambda_t = C_t * ds_t + a_{t+1} * lambda_{t+1}        (plus grad_hT at t = L)
+ * backwards through it. grad_B and grad_C sum over channels: each tile reduces its lanes (a fixed shuffle tree) into
+ * per-tile partial rows for a super-block of BV_SUPER blocks; after a barrier the partials are summed over tiles in
+ * tile order, positions split among threads. grad_A, grad_D and grad_bias are per-channel sums kept per tile. So the
+ * results are bitwise identical for any number of threads.
  *
  * exp() is a branch-free polynomial (Cephes expf, ~1 ulp); arguments below ln(FLT_MIN) ~ -87.3 return exactly 0
- * (the decay underflows, as in the reference), never NaN.
+ * (the decay underflows, as in the reference), never NaN; NaN propagates.
  */
 
 #include <stdint.h>
@@ -45,8 +45,11 @@ C_SOURCE = r"""/*
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
-#define BV_ABI_VERSION 1
+#define BV_ABI_VERSION 2
 
 #if defined(__GNUC__) || defined(__clang__)
 #define BV_INLINE static inline __attribute__((always_inline))
@@ -56,12 +59,56 @@ C_SOURCE = r"""/*
 #define BV_EXPORT
 #endif
 
-/* exp(x) in fp32, ~1 ulp, written without branches so that it vectorises (Cephes expf).
- * x < ln(FLT_MIN) returns exactly 0 (the decay underflows, as in the reference, never NaN); x > 88 is clamped to
- * exp(88) (cannot happen for delta >= 0, A < 0). Rounding z to an integer uses the 1.5 * 2^23 trick: t = z + M holds
- * round(z) in its low mantissa bits, so t - M is round(z) as a float and (bits(t) + 127) << 23 is 2^round(z).
- * Both this and the two-constant range reduction need the source order of the additions: compile with
- * -fno-associative-math (also under -ffast-math). */
+/* Instruction set of this build: 2 = AVX-512 (16-lane vectors), 1 = AVX2 + FMA (8 lanes), 0 = portable C (8-lane
+ * vector extensions, lowered to whatever the target has). */
+#if defined(__AVX512F__)
+#define VL 16
+#define BV_ISA 2
+#elif defined(__AVX2__) && defined(__FMA__)
+#define VL 8
+#define BV_ISA 1
+#else
+#define VL 8
+#define BV_ISA 0
+#endif
+
+#define BV_NMAX 256 /* largest state size */
+#define BV_SUPER 16 /* checkpoint blocks per super-block of the backward */
+
+typedef float vf __attribute__((vector_size(VL * 4)));
+typedef int32_t vi __attribute__((vector_size(VL * 4)));
+typedef float vf_u __attribute__((vector_size(VL * 4), aligned(4), may_alias)); /* unaligned memory access */
+
+BV_INLINE vf vload(const float *p) { return *(const vf_u *)p; }
+BV_INLINE void vstore(float *p, vf v) { *(vf_u *)p = v; }
+BV_INLINE vf vsplat(float x) { return (vf){0} + x; }
+BV_INLINE vf vselect(vi mask, vf if_true, vf if_false) {
+    return (vf)((mask & (vi)if_true) | (~mask & (vi)if_false));
+}
+/* the first nv lanes of p, zeros after (nv == VL: one vector load) */
+BV_INLINE vf vload_n(const float *p, int nv) {
+    if (nv == VL) return vload(p);
+    vf v = vsplat(0.0f);
+    for (int i = 0; i < nv; i++) v[i] = p[i];
+    return v;
+}
+BV_INLINE void vstore_n(float *p, vf v, int nv) {
+    if (nv == VL) {
+        vstore(p, v);
+        return;
+    }
+    for (int i = 0; i < nv; i++) p[i] = v[i];
+}
+BV_INLINE vf vmax(vf a, vf b) { return vselect(a > b, a, b); }
+
+/* ------------------------------------------------------------------------------------------------------------ */
+/* exp, log1p, softplus, sigmoid                                                                                 */
+/* ------------------------------------------------------------------------------------------------------------ */
+
+/* exp(x) in fp32, ~1 ulp, branch-free (Cephes expf). x < ln(FLT_MIN) returns exactly 0; x > 88 is clamped to
+ * exp(88). Rounding z to an integer uses the 1.5 * 2^23 trick: t = z + M holds round(z) in its low mantissa bits, so
+ * t - M is round(z) as a float and (bits(t) + 127) << 23 is 2^round(z). Both this and the two-constant range
+ * reduction need the source order of the additions: compile with -fno-associative-math (also under -ffast-math). */
 #define BV_EXP_LO (-87.33654475f) /* ln(FLT_MIN) */
 #define BV_EXP_HI 88.0f
 #define BV_LOG2E 1.44269504088896341f
@@ -97,32 +144,23 @@ BV_INLINE float bv_exp(float x) {
     return x < BV_EXP_LO ? 0.0f : res;
 }
 
-/* ------------------------------------------------------------------------------------------------------------ */
-/* 8-lane vectors (GCC/clang vector extensions: AVX/AVX2 registers with -march=native, pairs of SSE registers        */
-/* without it). State sizes that are a multiple of 8 (Mamba uses 16) take this path; others take the scalar code.   */
-/* ------------------------------------------------------------------------------------------------------------ */
-
-#define VW 8
-typedef float vf __attribute__((vector_size(32)));
-typedef int32_t vi __attribute__((vector_size(32)));
-typedef float vf_u __attribute__((vector_size(32), aligned(4), may_alias)); /* unaligned memory access */
-
-BV_INLINE vf vload(const float *p) { return *(const vf_u *)p; }
-BV_INLINE void vstore(float *p, vf v) { *(vf_u *)p = v; }
-BV_INLINE vf vsplat(float x) {
-    const vf v = {x, x, x, x, x, x, x, x};
-    return v;
+#if BV_ISA == 2
+/* AVX-512: vscalefps multiplies by 2^k, and a zero-masked result gives the exact 0 below ln(FLT_MIN). max/min take
+ * x second, so a NaN x propagates. */
+BV_INLINE vf vexp(vf x) {
+    const __m512 xv = (__m512)x, lo = _mm512_set1_ps(BV_EXP_LO);
+    __m512 xc = _mm512_max_ps(lo, xv);
+    xc = _mm512_min_ps(_mm512_set1_ps(BV_EXP_HI), xc);
+    const __m512 t = _mm512_fmadd_ps(xc, _mm512_set1_ps(BV_LOG2E), _mm512_set1_ps(BV_ROUND_MAGIC));
+    const __m512 kf = _mm512_sub_ps(t, _mm512_set1_ps(BV_ROUND_MAGIC));
+    __m512 r = _mm512_fnmadd_ps(kf, _mm512_set1_ps(BV_LN2_HI), xc);
+    r = _mm512_fnmadd_ps(kf, _mm512_set1_ps(BV_LN2_LO), r);
+    vf p = vsplat(1.9875691500e-4f), rv = (vf)r;
+    BV_EXP_POLY(p, rv);
+    const __mmask16 under = _mm512_cmp_ps_mask(xv, lo, _CMP_LT_OQ);
+    return (vf)_mm512_maskz_scalef_ps((__mmask16)~under, (__m512)p, kf);
 }
-BV_INLINE vi vsplati(int32_t x) {
-    const vi v = {x, x, x, x, x, x, x, x};
-    return v;
-}
-BV_INLINE vf vselect(vi mask, vf if_true, vf if_false) {
-    return (vf)((mask & (vi)if_true) | (~mask & (vi)if_false));
-}
-BV_INLINE float vsum(vf v) { return ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7])); }
-
-/* bv_exp on 8 lanes */
+#else
 BV_INLINE vf vexp(vf x) {
     const vf lo = vsplat(BV_EXP_LO), hi = vsplat(BV_EXP_HI);
     const vi under = x < lo;
@@ -134,362 +172,478 @@ BV_INLINE vf vexp(vf x) {
     r = r - kf * vsplat(BV_LN2_LO);
     vf p = vsplat(1.9875691500e-4f);
     BV_EXP_POLY(p, r);
-    const vf scale = (vf)(((vi)t + vsplati(127)) << 23);
+    const vf scale = (vf)(((vi)t + 127) << 23);
     return (vf)((vi)(p * scale) & ~under);
 }
+#endif
 
-/* threads the last forward/backward call ran on (diagnostics for the tests) */
+/* log1p(w) for w in [0, 1]: log(m) + (w - (m - 1)) / m with m = 1 + w rounded (the second term restores what the
+ * rounding of m lost, so tiny w give w), log(m) by Cephes logf on m or m / 2 (both subtractions exact). */
+BV_INLINE vf vlog1p01(vf w) {
+    const vf one = vsplat(1.0f);
+    const vf m = one + w;
+    const vi big = m >= vsplat(1.41421356237f);
+    const vf x = vselect(big, m * vsplat(0.5f), m) - one;
+    const vf e = vselect(big, one, vsplat(0.0f));
+    const vf z = x * x;
+    vf y = vsplat(7.0376836292E-2f);
+    y = y * x - vsplat(1.1514610310E-1f);
+    y = y * x + vsplat(1.1676998740E-1f);
+    y = y * x - vsplat(1.2420140846E-1f);
+    y = y * x + vsplat(1.4249322787E-1f);
+    y = y * x - vsplat(1.6668057665E-1f);
+    y = y * x + vsplat(2.0000714765E-1f);
+    y = y * x - vsplat(2.4999993993E-1f);
+    y = y * x + vsplat(3.3333331174E-1f);
+    y = y * x * z;
+    y = y + e * vsplat(BV_LN2_LO);
+    y = y - vsplat(0.5f) * z;
+    vf res = x + y;
+    res = res + e * vsplat(BV_LN2_HI);
+    return res + (w - (m - one)) / m;
+}
+
+/* e = exp(-|x|) and the logistic sigmoid (x >= 0 ? 1 : e) / (1 + e), exact in both tails */
+BV_INLINE vf vsigmoid_e(vf x, vf e) { return vselect(x >= vsplat(0.0f), vsplat(1.0f), e) / (vsplat(1.0f) + e); }
+BV_INLINE vf vexp_neg_abs(vf x) { return vexp(-vmax(x, -x)); }
+BV_INLINE vf vsigmoid(vf x) { return vsigmoid_e(x, vexp_neg_abs(x)); }
+/* softplus(x) = max(x, 0) + log1p(exp(-|x|)) (= x above 20 to fp32 precision, as torch's threshold) */
+BV_INLINE vf vsoftplus_e(vf x, vf e) { return vmax(x, vsplat(0.0f)) + vlog1p01(e); }
+
+/* ------------------------------------------------------------------------------------------------------------ */
+/* lane sums: r[i] = sum of the lanes of v[i], i < VL, by a fixed shuffle tree                                    */
+/* ------------------------------------------------------------------------------------------------------------ */
+
+#if defined(__clang__)
+#define BV_SHUF(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+#define BV_SHUF(a, b, ...) __builtin_shuffle(a, b, (vi){__VA_ARGS__})
+#endif
+
+#if VL == 16
+/* v holds 16 vectors in bit-reversed order (v[j] is the vector of rev4(j)): the tree then yields natural order */
+BV_INLINE vf lane_sums(const vf *v) {
+    vf w[8], x[4], y[2];
+    for (int i = 0; i < 8; i++)
+        w[i] = BV_SHUF(v[2 * i], v[2 * i + 1], 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
+               BV_SHUF(v[2 * i], v[2 * i + 1], 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+    for (int i = 0; i < 4; i++)
+        x[i] = BV_SHUF(w[2 * i], w[2 * i + 1], 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27) +
+               BV_SHUF(w[2 * i], w[2 * i + 1], 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31);
+    for (int i = 0; i < 2; i++)
+        y[i] = BV_SHUF(x[2 * i], x[2 * i + 1], 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29) +
+               BV_SHUF(x[2 * i], x[2 * i + 1], 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31);
+    return BV_SHUF(y[0], y[1], 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30) +
+           BV_SHUF(y[0], y[1], 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31);
+}
+static const int bv_rev[16] = {0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15};
+#else
+BV_INLINE vf lane_sums(const vf *v) {
+    vf w[4], x[2];
+    for (int i = 0; i < 4; i++)
+        w[i] = BV_SHUF(v[2 * i], v[2 * i + 1], 0, 1, 2, 3, 8, 9, 10, 11) +
+               BV_SHUF(v[2 * i], v[2 * i + 1], 4, 5, 6, 7, 12, 13, 14, 15);
+    for (int i = 0; i < 2; i++)
+        x[i] = BV_SHUF(w[2 * i], w[2 * i + 1], 0, 1, 8, 9, 4, 5, 12, 13) +
+               BV_SHUF(w[2 * i], w[2 * i + 1], 2, 3, 10, 11, 6, 7, 14, 15);
+    return BV_SHUF(x[0], x[1], 0, 8, 2, 10, 4, 12, 6, 14) + BV_SHUF(x[0], x[1], 1, 9, 3, 11, 5, 13, 7, 15);
+}
+static const int bv_rev[8] = {0, 4, 2, 6, 1, 5, 3, 7};
+#endif
+
+/* out[n] = sum of the lanes of v[n], n < N */
+BV_INLINE void reduce_lanes(const vf *v, float *out, const int N) {
+    for (int g = 0; g < N; g += VL) {
+        vf in[VL];
+        for (int j = 0; j < VL; j++) {
+            const int n = g + bv_rev[j];
+            in[j] = n < N ? v[n] : vsplat(0.0f);
+        }
+        const vf r = lane_sums(in);
+        vstore_n(out + g, r, N - g < VL ? N - g : VL);
+    }
+}
+
+/* threads the last call ran on (diagnostics for the tests) */
 static volatile int bv_last_threads = 1;
 
 /* ------------------------------------------------------------------------------------------------------------ */
-/* forward                                                                                                       */
+/* selective scan: forward                                                                                       */
 /* ------------------------------------------------------------------------------------------------------------ */
 
-/* One (batch, channel) pair over the whole sequence. Bm, Cm point at this batch row ((L, N)); u, dl, y at the
- * pair's row ((L,)); h0/hT/Ae at the pair's N values; ck at the pair's (nblocks, N) checkpoints or NULL.
- * Vector version: N = NV * 8. */
-BV_INLINE void fwd_pair_vec(const float *restrict u, const float *restrict dl, const float *restrict Ae,
-                            const float *restrict Bm, const float *restrict Cm, const float *restrict h0,
-                            float *restrict y, float *restrict hT, float *restrict ck, int64_t L, int64_t K,
-                            const int NV) {
-    const int N = NV * VW;
-    vf h[NV], a_row[NV];
-    for (int v = 0; v < NV; v++) {
-        h[v] = h0 ? vload(h0 + v * VW) : vsplat(0.0f);
-        a_row[v] = vload(Ae + v * VW);
+/* Strided inputs of the scan: u, delta, z, B, C ((batch, row) strides), and grad_y for the backward. */
+typedef struct {
+    const float *u, *dl, *z, *Bm, *Cm, *gy;
+    int64_t u_sb, u_st, d_sb, d_st, z_sb, z_st, B_sb, B_st, C_sb, C_st, g_sb, g_st;
+} bv_rows;
+
+/* per-tile constants: A (N vectors), D, bias */
+typedef struct {
+    vf D, bias;
+    int nv, hasD, softplus;
+} bv_tile;
+
+static void tile_setup(bv_tile *tp, vf *At, const float *A, const float *D, const float *bias, int64_t e0, int nv,
+                       int N, int softplus) {
+    for (int n = 0; n < N; n++) {
+        vf a = vsplat(0.0f);
+        for (int i = 0; i < nv; i++) a[i] = A[(e0 + i) * N + n];
+        At[n] = a;
     }
-    for (int64_t t0 = 0; t0 < L; t0 += K) {
-        if (ck) {
-            for (int v = 0; v < NV; v++) vstore(ck + (t0 / K) * N + v * VW, h[v]);
-        }
-        const int64_t t1 = t0 + K < L ? t0 + K : L;
-        for (int64_t t = t0; t < t1; t++) {
-            const float d = dl[t];
-            const vf dv = vsplat(d), duv = vsplat(d * u[t]);
-            const float *restrict Bt = Bm + t * N;
-            const float *restrict Ct = Cm + t * N;
-            vf acc = vsplat(0.0f);
-            for (int v = 0; v < NV; v++) {
-                const vf a = vexp(dv * a_row[v]);
-                h[v] = a * h[v] + duv * vload(Bt + v * VW);
-                acc += vload(Ct + v * VW) * h[v];
-            }
-            y[t] = vsum(acc);
-        }
-    }
-    for (int v = 0; v < NV; v++) vstore(hT + v * VW, h[v]);
+    tp->D = D ? vload_n(D + e0, nv) : vsplat(0.0f);
+    tp->bias = bias ? vload_n(bias + e0, nv) : vsplat(0.0f);
+    tp->nv = nv;
+    tp->hasD = D != NULL;
+    tp->softplus = softplus;
 }
 
-/* Scalar version for any N. */
-static void fwd_pair_scalar(const float *restrict u, const float *restrict dl, const float *restrict Ae,
-                            const float *restrict Bm, const float *restrict Cm, const float *restrict h0,
-                            float *restrict y, float *restrict hT, float *restrict ck, int64_t L, int64_t K,
-                            const int N) {
-    float *h = hT; /* the state lives in the output row */
-    for (int n = 0; n < N; n++) h[n] = h0 ? h0[n] : 0.0f;
-    for (int64_t t0 = 0; t0 < L; t0 += K) {
-        if (ck) {
-            float *dst = ck + (t0 / K) * N;
-            for (int n = 0; n < N; n++) dst[n] = h[n];
+/* state lanes from / to a (E, N) row block: h[n][i] = src[i * N + n] */
+static void states_in(vf *h, const float *src, int nv, int N) {
+    for (int n = 0; n < N; n++) {
+        vf v = vsplat(0.0f);
+        if (src)
+            for (int i = 0; i < nv; i++) v[i] = src[(int64_t)i * N + n];
+        h[n] = v;
+    }
+}
+static void states_out(const vf *h, float *dst, int nv, int N) {
+    for (int n = 0; n < N; n++)
+        for (int i = 0; i < nv; i++) dst[(int64_t)i * N + n] = h[n][i];
+}
+
+/* Positions [t0, t1) of one tile: u, dl, z, y point at the tile's first channel of batch row b. */
+BV_INLINE void fwd_positions(const bv_tile *tp, const vf *restrict At, vf *restrict h, const float *restrict u,
+                             int64_t su, const float *restrict dl, int64_t sd, const float *restrict z, int64_t sz,
+                             const float *restrict Bm, int64_t sB, const float *restrict Cm, int64_t sC,
+                             float *restrict y, int64_t sy, int64_t t0, int64_t t1, const int N) {
+    const int nv = tp->nv;
+    for (int64_t t = t0; t < t1; t++) {
+        const vf x = vload_n(dl + t * sd, nv) + tp->bias;
+        vf dt = x;
+        if (tp->softplus) dt = vsoftplus_e(x, vexp_neg_abs(x));
+        const vf uu = vload_n(u + t * su, nv);
+        const vf du = dt * uu;
+        const float *restrict Bt = Bm + t * sB;
+        const float *restrict Ct = Cm + t * sC;
+        vf out = vsplat(0.0f);
+        for (int n = 0; n < N; n++) { /* in order of n, one accumulator: the order a plain loop (and torch) sums in */
+            const vf a = vexp(dt * At[n]);
+            h[n] = a * h[n] + du * Bt[n];
+            out += Ct[n] * h[n];
         }
-        const int64_t t1 = t0 + K < L ? t0 + K : L;
-        for (int64_t t = t0; t < t1; t++) {
-            const float d = dl[t];
-            const float du = d * u[t];
-            const float *restrict Bt = Bm + t * N;
-            const float *restrict Ct = Cm + t * N;
-            float acc = 0.0f;
-            for (int n = 0; n < N; n++) {
-                const float a = bv_exp(d * Ae[n]);
-                h[n] = a * h[n] + du * Bt[n];
-                acc += Ct[n] * h[n];
-            }
-            y[t] = acc;
+        if (tp->hasD) out += tp->D * uu;
+        if (z) {
+            const vf zz = vload_n(z + t * sz, nv);
+            out = out * (zz * vsigmoid(zz));
         }
+        vstore_n(y + t * sy, out, nv);
     }
 }
 
-static void fwd_pair_dispatch(const float *u, const float *dl, const float *Ae, const float *Bm, const float *Cm,
-                              const float *h0, float *y, float *hT, float *ck, int64_t L, int64_t K, int N) {
-    /* compile-time sizes for the common state sizes: the states then live in registers */
+BV_INLINE void fwd_tile(const bv_rows *r, const float *A, const float *D, const float *bias, const float *h0,
+                        float *y, float *hT, float *ckpt, int64_t b, int64_t e0, int64_t E, int64_t L, int64_t K,
+                        int softplus, const int N) {
+    vf At[N], h[N];
+    bv_tile tp;
+    const int nv = (int)(E - e0 < VL ? E - e0 : VL);
+    tile_setup(&tp, At, A, D, bias, e0, nv, N, softplus);
+    states_in(h, h0 ? h0 + (b * E + e0) * N : NULL, nv, N);
+    const int64_t nchunks = (L + K - 1) / K;
+    const float *u = r->u + b * r->u_sb + e0, *dl = r->dl + b * r->d_sb + e0;
+    const float *z = r->z ? r->z + b * r->z_sb + e0 : NULL;
+    const float *Bm = r->Bm + b * r->B_sb, *Cm = r->Cm + b * r->C_sb;
+    float *yb = y + b * L * E + e0;
+    for (int64_t c = 0; c < nchunks; c++) {
+        const int64_t t0 = c * K, t1 = t0 + K < L ? t0 + K : L;
+        if (ckpt) {
+            for (int n = 0; n < N; n++) vstore_n(ckpt + ((b * nchunks + c) * N + n) * E + e0, h[n], nv);
+        }
+        fwd_positions(&tp, At, h, u, r->u_st, dl, r->d_st, z, r->z_st, Bm, r->B_st, Cm, r->C_st, yb, E, t0, t1, N);
+    }
+    states_out(h, hT + (b * E + e0) * N, nv, N);
+}
+
+static void fwd_tile_any(const bv_rows *r, const float *A, const float *D, const float *bias, const float *h0,
+                         float *y, float *hT, float *ckpt, int64_t b, int64_t e0, int64_t E, int64_t L, int64_t K,
+                         int softplus, int N) {
+    /* compile-time state sizes for the common cases: the states then live in registers */
     switch (N) {
-    case 8: fwd_pair_vec(u, dl, Ae, Bm, Cm, h0, y, hT, ck, L, K, 1); break;
-    case 16: fwd_pair_vec(u, dl, Ae, Bm, Cm, h0, y, hT, ck, L, K, 2); break;
-    case 32: fwd_pair_vec(u, dl, Ae, Bm, Cm, h0, y, hT, ck, L, K, 4); break;
-    case 64: fwd_pair_vec(u, dl, Ae, Bm, Cm, h0, y, hT, ck, L, K, 8); break;
-    default: fwd_pair_scalar(u, dl, Ae, Bm, Cm, h0, y, hT, ck, L, K, N); break;
+    case 16: fwd_tile(r, A, D, bias, h0, y, hT, ckpt, b, e0, E, L, K, softplus, 16); break;
+    case 8: fwd_tile(r, A, D, bias, h0, y, hT, ckpt, b, e0, E, L, K, softplus, 8); break;
+    case 32: fwd_tile(r, A, D, bias, h0, y, hT, ckpt, b, e0, E, L, K, softplus, 32); break;
+    default: fwd_tile(r, A, D, bias, h0, y, hT, ckpt, b, e0, E, L, K, softplus, N); break;
     }
 }
 
-/* Returns 0 on success, a negative number on bad arguments. ckpt and h0 may be NULL. */
-BV_EXPORT int bv_scan_fwd(const float *u, const float *delta, const float *A, const float *Bm, const float *Cm,
-                          const float *h0, float *y, float *hT, float *ckpt, int64_t batch, int64_t E, int64_t L,
-                          int64_t N, int64_t K, int nthreads) {
-    if (batch < 0 || E < 0 || L < 0 || N < 1 || K < 1) return -1;
-    const int64_t pairs = batch * E;
-    const int64_t nblocks = (L + K - 1) / K;
+static int bv_threads_for(int nthreads, double work) {
 #ifdef _OPENMP
     if (nthreads < 1) nthreads = omp_get_max_threads();
+    if (work < 32768.0) nthreads = 1; /* not worth waking threads */
+    return nthreads;
+#else
+    (void)nthreads;
+    (void)work;
+    return 1;
+#endif
+}
+
+/* strides: u_sb, u_st, d_sb, d_st, z_sb, z_st, B_sb, B_st, C_sb, C_st. z, D, bias, h0, ckpt may be NULL.
+ * Returns 0, or -1 on bad arguments. */
+BV_EXPORT int bv_scan_fwd(const float *u, const float *dl, const float *z, const float *Bm, const float *Cm,
+                          const int64_t *strides, const float *A, const float *D, const float *bias, const float *h0,
+                          float *y, float *hT, float *ckpt, int64_t batch, int64_t E, int64_t L, int64_t N, int64_t K,
+                          int softplus, int nthreads) {
+    if (batch < 0 || E < 0 || L < 0 || N < 1 || N > BV_NMAX || K < 1) return -1;
+    const bv_rows r = {u, dl, z, Bm, Cm, NULL, strides[0], strides[1], strides[2], strides[3], strides[4],
+                       strides[5], strides[6], strides[7], strides[8], strides[9], 0, 0};
+    const int64_t ntiles = (E + VL - 1) / VL, pairs = batch * ntiles;
+    nthreads = bv_threads_for(nthreads, (double)pairs * VL * L * N);
+#ifdef _OPENMP
 #pragma omp parallel num_threads(nthreads)
 #endif
     {
 #ifdef _OPENMP
         if (omp_get_thread_num() == 0) bv_last_threads = omp_get_num_threads();
-#pragma omp for schedule(dynamic, 4)
+#pragma omp for schedule(dynamic, 1)
+#else
+        bv_last_threads = 1;
 #endif
-        for (int64_t p = 0; p < pairs; p++) {
-            const int64_t b = p / E, e = p % E;
-            fwd_pair_dispatch(u + p * L, delta + p * L, A + e * N, Bm + b * L * N, Cm + b * L * N,
-                              h0 ? h0 + p * N : NULL, y + p * L, hT + p * N, ckpt ? ckpt + p * nblocks * N : NULL,
-                              L, K, (int)N);
-        }
+        for (int64_t p = 0; p < pairs; p++)
+            fwd_tile_any(&r, A, D, bias, h0, y, hT, ckpt, p / ntiles, (p % ntiles) * VL, E, L, K, softplus, (int)N);
     }
-    (void)nthreads;
     return 0;
 }
 
 /* ------------------------------------------------------------------------------------------------------------ */
-/* backward                                                                                                      */
+/* selective scan: backward                                                                                      */
 /* ------------------------------------------------------------------------------------------------------------ */
 
-/* One channel over one block [t0, t1) of one batch row. g (N) holds dL/dh_{t1-1} coming from later positions
- * (a_{t1} * lambda_{t1}, or grad_hT for the last block) and leaves holding a_{t0} * lambda_{t0}.
- * abuf, hbuf: per-thread scratch of K*N floats. bB, bC: the (K, N) slices of the channel group's partial sums of
- * grad_B and grad_C, to which this channel's contributions are added. gA: this channel's grad_A, added to.
- * Vector version: N = NV * 8. */
-BV_INLINE void bwd_block_vec(const float *restrict u, const float *restrict dl, const float *restrict Ae,
-                             const float *restrict Bm, const float *restrict Cm, const float *restrict gy,
-                             const float *restrict hstart, float *restrict g, float *restrict gu,
-                             float *restrict gd, float *restrict gA, float *restrict bB, float *restrict bC,
-                             float *restrict abuf, float *restrict hbuf, int64_t t0, int64_t t1, const int NV) {
-    const int N = NV * VW;
-    vf h[NV], a_row[NV], gA_acc[NV], gv[NV];
-    for (int v = 0; v < NV; v++) {
-        h[v] = vload(hstart + v * VW);
-        a_row[v] = vload(Ae + v * VW);
-        gA_acc[v] = vsplat(0.0f);
-        gv[v] = vload(g + v * VW);
-    }
-    /* recompute the block's decays and states (same arithmetic as the forward) */
-    for (int64_t t = t0; t < t1; t++) {
-        const float d = dl[t];
-        const vf dv = vsplat(d), duv = vsplat(d * u[t]);
-        const float *restrict Bt = Bm + t * N;
-        float *restrict at = abuf + (t - t0) * N;
-        float *restrict ht = hbuf + (t - t0) * N;
-        for (int v = 0; v < NV; v++) {
-            const vf a = vexp(dv * a_row[v]);
-            h[v] = a * h[v] + duv * vload(Bt + v * VW);
-            vstore(at + v * VW, a);
-            vstore(ht + v * VW, h[v]);
+/* Per-thread scratch: the block's decays and states (K * N vectors each), its dt and dsoftplus (K vectors each). */
+typedef struct {
+    vf *a, *h, *dt, *dsp;
+} bv_scratch;
+
+/* One tile over one block [t0, t1) of one batch row, in reverse. g (N vectors): dL/dh_{t1-1} from later positions,
+ * left holding dL/dh_{t0-1}. gA, gD, gb: the tile's running sums. gu, gd, gz: the tile's output rows (row stride E);
+ * pB, pC: the tile's partial rows of grad_B and grad_C ((t1 - t0) rows of N, lane sums of this tile). */
+BV_INLINE void bwd_block(const bv_tile *tp, const vf *restrict At, const vf *restrict hstart, vf *restrict g,
+                         vf *restrict gA, vf *restrict gD, vf *restrict gb, const float *restrict u, int64_t su,
+                         const float *restrict dl, int64_t sd, const float *restrict z, int64_t sz,
+                         const float *restrict Bm, int64_t sB, const float *restrict Cm, int64_t sC,
+                         const float *restrict gy, int64_t sg, float *restrict gu, float *restrict gd,
+                         float *restrict gz, int64_t E, float *restrict pB, float *restrict pC,
+                         const bv_scratch *s, int64_t t0, int64_t t1, const int N) {
+    const int nv = tp->nv;
+    vf *restrict abuf = s->a, *restrict hbuf = s->h, *restrict dtbuf = s->dt, *restrict dspbuf = s->dsp;
+    /* recompute the block's decays and states (the same arithmetic as the forward) */
+    {
+        vf h[N];
+        for (int n = 0; n < N; n++) h[n] = hstart[n];
+        for (int64_t t = t0; t < t1; t++) {
+            const int64_t tt = t - t0;
+            const vf x = vload_n(dl + t * sd, nv) + tp->bias;
+            vf dt = x, dsp = vsplat(1.0f);
+            if (tp->softplus) {
+                const vf e = vexp_neg_abs(x);
+                dt = vsoftplus_e(x, e);
+                dsp = vsigmoid_e(x, e);
+            }
+            dtbuf[tt] = dt;
+            dspbuf[tt] = dsp;
+            const vf du = dt * vload_n(u + t * su, nv);
+            const float *restrict Bt = Bm + t * sB;
+            for (int n = 0; n < N; n++) {
+                const vf a = vexp(dt * At[n]);
+                h[n] = a * h[n] + du * Bt[n];
+                abuf[tt * N + n] = a;
+                hbuf[tt * N + n] = h[n];
+            }
         }
     }
     /* adjoint recurrence, backwards through the block */
     for (int64_t t = t1 - 1; t >= t0; t--) {
         const int64_t tt = t - t0;
-        const float gyt = gy ? gy[t] : 0.0f;
-        const float d = dl[t];
-        const float ut = u[t];
-        const vf gyv = vsplat(gyt), dv = vsplat(d), duv = vsplat(d * ut);
-        const float *restrict Bt = Bm + t * N;
-        const float *restrict Ct = Cm + t * N;
-        const float *restrict at = abuf + tt * N;
-        const float *restrict ht = hbuf + tt * N;
-        const float *restrict hp = tt > 0 ? hbuf + (tt - 1) * N : hstart;
-        float *restrict bBt = bB + tt * N;
-        float *restrict bCt = bC + tt * N;
-        vf sB = vsplat(0.0f), sA = vsplat(0.0f);
-        for (int v = 0; v < NV; v++) {
-            const vf a = vload(at + v * VW);
-            const vf lam = gv[v] + vload(Ct + v * VW) * gyv;
-            const vf q = lam * a * vload(hp + v * VW); /* dL/d(delta_t * A) */
-            sB += lam * vload(Bt + v * VW);
-            sA += q * a_row[v];
-            gA_acc[v] += q * dv;
-            vstore(bBt + v * VW, vload(bBt + v * VW) + lam * duv);
-            vstore(bCt + v * VW, vload(bCt + v * VW) + gyv * vload(ht + v * VW));
-            gv[v] = a * lam;
+        const vf gyv = vload_n(gy + t * sg, nv);
+        const vf uu = vload_n(u + t * su, nv);
+        const vf dt = dtbuf[tt];
+        vf ds = gyv, zz = vsplat(0.0f), sz_ = vsplat(1.0f);
+        if (z) {
+            zz = vload_n(z + t * sz, nv);
+            sz_ = vsigmoid(zz);
+            ds = gyv * (zz * sz_);
         }
-        const float sBs = vsum(sB);
-        gu[t] = d * sBs;
-        gd[t] = vsum(sA) + ut * sBs;
-    }
-    for (int v = 0; v < NV; v++) {
-        vstore(g + v * VW, gv[v]);
-        vstore(gA + v * VW, vload(gA + v * VW) + gA_acc[v]);
+        const vf du = dt * uu;
+        const float *restrict Bt = Bm + t * sB;
+        const float *restrict Ct = Cm + t * sC;
+        const vf *restrict at = abuf + tt * N;
+        const vf *restrict ht = hbuf + tt * N;
+        const vf *restrict hp = tt > 0 ? hbuf + (tt - 1) * N : hstart;
+        vf sB2[2] = {vsplat(0.0f), vsplat(0.0f)}, sA2[2] = {vsplat(0.0f), vsplat(0.0f)};
+        vf sy2[2] = {vsplat(0.0f), vsplat(0.0f)};
+        vf pb[N], pc[N];
+        for (int n = 0; n < N; n++) {
+            const vf a = at[n], hn = ht[n];
+            const vf lam = g[n] + Ct[n] * ds;
+            const vf q = lam * a * hp[n]; /* dL/d(dt * A) */
+            sA2[n & 1] += q * At[n];
+            gA[n] += q * dt;
+            sB2[n & 1] += lam * Bt[n];
+            sy2[n & 1] += Ct[n] * hn;
+            pb[n] = lam * du;
+            pc[n] = ds * hn;
+            g[n] = a * lam;
+        }
+        reduce_lanes(pb, pB + tt * N, N);
+        reduce_lanes(pc, pC + tt * N, N);
+        const vf sBv = sB2[0] + sB2[1], sAv = sA2[0] + sA2[1];
+        const vf gdt = (sAv + uu * sBv) * dspbuf[tt];
+        vstore_n(gu + t * E, dt * sBv + tp->D * ds, nv);
+        vstore_n(gd + t * E, gdt, nv);
+        if (z) {
+            const vf pre = (sy2[0] + sy2[1]) + tp->D * uu;
+            vstore_n(gz + t * E, gyv * pre * (sz_ * (vsplat(1.0f) + zz * (vsplat(1.0f) - sz_))), nv);
+        }
+        *gD += ds * uu;
+        *gb += gdt;
     }
 }
 
-/* Scalar version for any N. */
-static void bwd_block_scalar(const float *restrict u, const float *restrict dl, const float *restrict Ae,
-                             const float *restrict Bm, const float *restrict Cm, const float *restrict gy,
-                             const float *restrict hstart, float *restrict g, float *restrict gu,
-                             float *restrict gd, float *restrict gA, float *restrict bB, float *restrict bC,
-                             float *restrict abuf, float *restrict hbuf, int64_t t0, int64_t t1, const int N) {
-    for (int64_t t = t0; t < t1; t++) {
-        const float d = dl[t];
-        const float du = d * u[t];
-        const float *restrict Bt = Bm + t * N;
-        const float *restrict hprev = t > t0 ? hbuf + (t - t0 - 1) * N : hstart;
-        float *restrict at = abuf + (t - t0) * N;
-        float *restrict ht = hbuf + (t - t0) * N;
-        for (int n = 0; n < N; n++) {
-            const float a = bv_exp(d * Ae[n]);
-            at[n] = a;
-            ht[n] = a * hprev[n] + du * Bt[n];
-        }
+BV_INLINE void bwd_tile(const bv_rows *r, const float *A, const float *D, const float *bias, const float *ckpt,
+                        const float *ghT, float *gu, float *gd, float *gz, float *gh0, float *partB, float *partC,
+                        vf *Gt, vf *accA, vf *accD, vf *accB, const bv_scratch *s, int64_t b, int64_t tile,
+                        int64_t E, int64_t L, int64_t K, int64_t c_first, int64_t c_last, int64_t S, int softplus,
+                        const int N) {
+    vf At[N], g[N], gA[N], hstart[N];
+    bv_tile tp;
+    const int64_t e0 = tile * VL;
+    const int nv = (int)(E - e0 < VL ? E - e0 : VL);
+    tile_setup(&tp, At, A, D, bias, e0, nv, N, softplus);
+    const int64_t nchunks = (L + K - 1) / K;
+    if (c_last == nchunks) {
+        states_in(g, ghT ? ghT + (b * E + e0) * N : NULL, nv, N);
+    } else {
+        for (int n = 0; n < N; n++) g[n] = Gt[tile * N + n];
     }
-    for (int64_t t = t1 - 1; t >= t0; t--) {
-        const int64_t tt = t - t0;
-        const float gyt = gy ? gy[t] : 0.0f;
-        const float d = dl[t];
-        const float ut = u[t];
-        const float du = d * ut;
-        const float *restrict Bt = Bm + t * N;
-        const float *restrict Ct = Cm + t * N;
-        const float *restrict at = abuf + tt * N;
-        const float *restrict ht = hbuf + tt * N;
-        const float *restrict hp = tt > 0 ? hbuf + (tt - 1) * N : hstart;
-        float *restrict bBt = bB + tt * N;
-        float *restrict bCt = bC + tt * N;
-        float sB = 0.0f, sA = 0.0f;
-        for (int n = 0; n < N; n++) {
-            const float lam = g[n] + Ct[n] * gyt;
-            const float q = lam * at[n] * hp[n];
-            sB += lam * Bt[n];
-            sA += q * Ae[n];
-            gA[n] += q * d;
-            bBt[n] += lam * du;
-            bCt[n] += gyt * ht[n];
-            g[n] = at[n] * lam;
-        }
-        gu[t] = d * sB;
-        gd[t] = sA + ut * sB;
+    for (int n = 0; n < N; n++) gA[n] = accA[tile * N + n];
+    vf gDv = accD[tile], gbv = accB[tile];
+    const float *u = r->u + b * r->u_sb + e0, *dl = r->dl + b * r->d_sb + e0, *gy = r->gy + b * r->g_sb + e0;
+    const float *z = r->z ? r->z + b * r->z_sb + e0 : NULL;
+    const float *Bm = r->Bm + b * r->B_sb, *Cm = r->Cm + b * r->C_sb;
+    const int64_t out = b * L * E + e0;
+    const int64_t T0 = c_first * K;
+    float *pB = partB + tile * S * N, *pC = partC + tile * S * N;
+    for (int64_t c = c_last - 1; c >= c_first; c--) {
+        const int64_t t0 = c * K, t1 = t0 + K < L ? t0 + K : L;
+        for (int n = 0; n < N; n++) hstart[n] = vload_n(ckpt + ((b * nchunks + c) * N + n) * E + e0, nv);
+        bwd_block(&tp, At, hstart, g, gA, &gDv, &gbv, u, r->u_st, dl, r->d_st, z, r->z_st, Bm, r->B_st, Cm, r->C_st,
+                  gy, r->g_st, gu + out, gd + out, z ? gz + out : NULL, E, pB + (t0 - T0) * N, pC + (t0 - T0) * N,
+                  s, t0, t1, N);
     }
+    if (c_first == 0 && gh0) states_out(g, gh0 + (b * E + e0) * N, nv, N);
+    for (int n = 0; n < N; n++) {
+        Gt[tile * N + n] = g[n];
+        accA[tile * N + n] = gA[n];
+    }
+    accD[tile] = gDv;
+    accB[tile] = gbv;
 }
 
-static void bwd_block_dispatch(const float *u, const float *dl, const float *Ae, const float *Bm, const float *Cm,
-                               const float *gy, const float *hstart, float *g, float *gu, float *gd, float *gA,
-                               float *bB, float *bC, float *abuf, float *hbuf, int64_t t0, int64_t t1, int N) {
+static void bwd_tile_any(const bv_rows *r, const float *A, const float *D, const float *bias, const float *ckpt,
+                         const float *ghT, float *gu, float *gd, float *gz, float *gh0, float *partB, float *partC,
+                         vf *Gt, vf *accA, vf *accD, vf *accB, const bv_scratch *s, int64_t b, int64_t tile,
+                         int64_t E, int64_t L, int64_t K, int64_t c_first, int64_t c_last, int64_t S, int softplus,
+                         int N) {
+#define BV_BWD_TILE(NN)                                                                                              \
+    bwd_tile(r, A, D, bias, ckpt, ghT, gu, gd, gz, gh0, partB, partC, Gt, accA, accD, accB, s, b, tile, E, L, K,     \
+             c_first, c_last, S, softplus, NN)
     switch (N) {
-    case 8: bwd_block_vec(u, dl, Ae, Bm, Cm, gy, hstart, g, gu, gd, gA, bB, bC, abuf, hbuf, t0, t1, 1); break;
-    case 16: bwd_block_vec(u, dl, Ae, Bm, Cm, gy, hstart, g, gu, gd, gA, bB, bC, abuf, hbuf, t0, t1, 2); break;
-    case 32: bwd_block_vec(u, dl, Ae, Bm, Cm, gy, hstart, g, gu, gd, gA, bB, bC, abuf, hbuf, t0, t1, 4); break;
-    case 64: bwd_block_vec(u, dl, Ae, Bm, Cm, gy, hstart, g, gu, gd, gA, bB, bC, abuf, hbuf, t0, t1, 8); break;
-    default: bwd_block_scalar(u, dl, Ae, Bm, Cm, gy, hstart, g, gu, gd, gA, bB, bC, abuf, hbuf, t0, t1, N); break;
+    case 16: BV_BWD_TILE(16); break;
+    case 8: BV_BWD_TILE(8); break;
+    case 32: BV_BWD_TILE(32); break;
+    default: BV_BWD_TILE(N); break;
     }
+#undef BV_BWD_TILE
 }
 
-/* Channels are processed in fixed groups of BV_GROUP (whatever the thread count), and the sequence in super-blocks of
- * BV_SUPER checkpoint blocks: threads synchronise twice per super-block only. */
-#define BV_GROUP 16
-#define BV_SUPER 16
-
-/* out[tt * N + n] = sum over groups (in order) of part[grp][tt][n], for tt in [lo, hi). */
-static void reduce_groups(const float *restrict part, float *restrict out, int64_t ngroups, int64_t S, int64_t N,
-                          int64_t lo, int64_t hi) {
-    float *restrict dst = out + lo * N;
-    const int64_t len = (hi - lo) * N;
-    const float *restrict first = part + lo * N;
-    for (int64_t i = 0; i < len; i++) dst[i] = first[i];
-    for (int64_t grp = 1; grp < ngroups; grp++) {
-        const float *restrict src = part + (grp * S + lo) * N;
-        for (int64_t i = 0; i < len; i++) dst[i] += src[i];
-    }
+static void *bv_alloc(size_t bytes) {
+    void *p = NULL;
+    return posix_memalign(&p, 64, bytes ? bytes : 64) == 0 ? p : NULL;
 }
 
-/* Gradients of the scan. gy and ghT may be NULL (zero); grad_B, grad_C, grad_h0 may be NULL (not wanted).
- * ckpt is what bv_scan_fwd stored with the same K. Returns 0, or -1 on bad arguments, -2 when out of memory. */
-BV_EXPORT int bv_scan_bwd(const float *u, const float *delta, const float *A, const float *Bm, const float *Cm,
-                          const float *ckpt, const float *gy, const float *ghT, float *grad_u, float *grad_delta,
-                          float *grad_A, float *grad_B, float *grad_C, float *grad_h0, int64_t batch, int64_t E,
-                          int64_t L, int64_t N, int64_t K, int nthreads) {
-    if (batch < 0 || E < 0 || L < 0 || N < 1 || K < 1) return -1;
-#ifdef _OPENMP
-    if (nthreads < 1) nthreads = omp_get_max_threads();
-#else
-    nthreads = 1;
-#endif
-    memset(grad_A, 0, (size_t)(E * N) * sizeof(float));
+/* Gradients of bv_scan_fwd. strides: those of bv_scan_fwd, then grad_y's (g_sb, g_st). ckpt: what bv_scan_fwd stored
+ * with the same K. ghT may be NULL (zero); z, D, bias as in the forward; gz (when z), gB, gC, gD, gbias, gh0 may be
+ * NULL (not wanted). Returns 0, -1 on bad arguments, -2 when out of memory. */
+BV_EXPORT int bv_scan_bwd(const float *u, const float *dl, const float *z, const float *Bm, const float *Cm,
+                          const float *gy, const int64_t *strides, const float *A, const float *D, const float *bias,
+                          const float *ckpt, const float *ghT, float *gu, float *gd, float *gz, float *gA, float *gB,
+                          float *gC, float *gD, float *gbias, float *gh0, int64_t batch, int64_t E, int64_t L,
+                          int64_t N, int64_t K, int softplus, int nthreads) {
+    if (batch < 0 || E < 0 || L < 0 || N < 1 || N > BV_NMAX || K < 1) return -1;
+    memset(gA, 0, (size_t)(E * N) * sizeof(float));
+    if (gD) memset(gD, 0, (size_t)E * sizeof(float));
+    if (gbias) memset(gbias, 0, (size_t)E * sizeof(float));
     if (batch == 0 || E == 0 || L == 0) {
-        if (grad_B) memset(grad_B, 0, (size_t)(batch * L * N) * sizeof(float));
-        if (grad_C) memset(grad_C, 0, (size_t)(batch * L * N) * sizeof(float));
-        if (grad_h0) {
-            for (int64_t i = 0; i < batch * E * N; i++) grad_h0[i] = ghT ? ghT[i] : 0.0f;
-        }
+        if (gB) memset(gB, 0, (size_t)(batch * L * N) * sizeof(float));
+        if (gC) memset(gC, 0, (size_t)(batch * L * N) * sizeof(float));
+        if (gh0)
+            for (int64_t i = 0; i < batch * E * N; i++) gh0[i] = ghT ? ghT[i] : 0.0f;
         return 0;
     }
-    const int64_t nblocks = (L + K - 1) / K;
-    const int64_t Kb = K < L ? K : L;                                /* block length actually used */
-    const int64_t S = K * BV_SUPER < L ? K * BV_SUPER : L;          /* super-block length actually used */
-    const int64_t blocks_per_super = (S + K - 1) / K;
-    const int64_t nsuper = (nblocks + blocks_per_super - 1) / blocks_per_super;
-    const int64_t ngroups = (E + BV_GROUP - 1) / BV_GROUP;
-    const size_t part_size = (size_t)(ngroups * S * N);
-    const size_t scratch = (size_t)(2 * Kb * N);
-    float *mem = (float *)malloc((2 * part_size + (size_t)(E * N) + scratch * (size_t)nthreads) * sizeof(float));
-    if (!mem) return -2;
-    float *partB = mem;         /* (ngroups, S, N): per-group partial sums of grad_B over the current super-block */
-    float *partC = partB + part_size;
-    float *G = partC + part_size; /* (E, N): dL/dh flowing into the current block from later positions */
-    float *thread_scratch = G + E * N;
-
+    const bv_rows r = {u, dl, z, Bm, Cm, gy, strides[0], strides[1], strides[2], strides[3], strides[4], strides[5],
+                       strides[6], strides[7], strides[8], strides[9], strides[10], strides[11]};
+    const int64_t ntiles = (E + VL - 1) / VL, nchunks = (L + K - 1) / K;
+    const int64_t S = K * BV_SUPER < L ? K * BV_SUPER : L; /* rows of a super-block's partial sums */
+    const int64_t nsuper = (nchunks + BV_SUPER - 1) / BV_SUPER;
+    nthreads = bv_threads_for(nthreads, (double)batch * ntiles * VL * L * N);
+    const size_t part = (size_t)(ntiles * S * N);
+    float *parts = (float *)bv_alloc(2 * part * sizeof(float));
+    vf *acc = (vf *)bv_alloc((size_t)(ntiles * (2 * N + 2)) * sizeof(vf));
+    vf *scratch = (vf *)bv_alloc((size_t)nthreads * (size_t)(2 * K * N + 2 * K) * sizeof(vf));
+    if (!parts || !acc || !scratch) {
+        free(parts);
+        free(acc);
+        free(scratch);
+        return -2;
+    }
+    memset(acc, 0, (size_t)(ntiles * (2 * N + 2)) * sizeof(vf));
+    vf *Gt = acc, *accA = Gt + ntiles * N, *accD = accA + ntiles * N, *accB = accD + ntiles;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nthreads)
 #endif
     {
 #ifdef _OPENMP
-        const int tid = omp_get_thread_num();
-        const int nthr = omp_get_num_threads();
-        if (tid == 0) bv_last_threads = nthr;
+        const int tid = omp_get_thread_num(), nthr = omp_get_num_threads();
 #else
         const int tid = 0, nthr = 1;
 #endif
-        float *abuf = thread_scratch + (size_t)tid * scratch;
-        float *hbuf = abuf + Kb * N;
+        if (tid == 0) bv_last_threads = nthr;
+        vf *mine = scratch + (size_t)tid * (size_t)(2 * K * N + 2 * K);
+        const bv_scratch sc = {mine, mine + K * N, mine + 2 * K * N, mine + 2 * K * N + K};
         for (int64_t b = 0; b < batch; b++) {
-            const float *ub = u + b * E * L, *db = delta + b * E * L;
-            const float *Bb = Bm + b * L * N, *Cb = Cm + b * L * N;
-            const float *gyb = gy ? gy + b * E * L : NULL;
             for (int64_t sb = nsuper - 1; sb >= 0; sb--) {
-                const int64_t c_first = sb * blocks_per_super;
-                const int64_t c_last = c_first + blocks_per_super < nblocks ? c_first + blocks_per_super : nblocks;
-                const int64_t T0 = c_first * K;
-                const int64_t T1 = c_last * K < L ? c_last * K : L;
+                const int64_t c_first = sb * BV_SUPER;
+                const int64_t c_last = c_first + BV_SUPER < nchunks ? c_first + BV_SUPER : nchunks;
+                const int64_t T0 = c_first * K, T1 = c_last * K < L ? c_last * K : L;
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 1)
 #endif
-                for (int64_t grp = 0; grp < ngroups; grp++) {
-                    float *pB = partB + grp * S * N, *pC = partC + grp * S * N;
-                    memset(pB, 0, (size_t)((T1 - T0) * N) * sizeof(float));
-                    memset(pC, 0, (size_t)((T1 - T0) * N) * sizeof(float));
-                    const int64_t e0 = grp * BV_GROUP, e1 = e0 + BV_GROUP < E ? e0 + BV_GROUP : E;
-                    for (int64_t c = c_last - 1; c >= c_first; c--) {
-                        const int64_t t0 = c * K;
-                        const int64_t t1 = t0 + K < L ? t0 + K : L;
-                        for (int64_t e = e0; e < e1; e++) {
-                            const int64_t p = b * E + e;
-                            float *g = G + e * N;
-                            if (c == nblocks - 1) {
-                                for (int64_t n = 0; n < N; n++) g[n] = ghT ? ghT[p * N + n] : 0.0f;
-                            }
-                            bwd_block_dispatch(ub + e * L, db + e * L, A + e * N, Bb, Cb, gyb ? gyb + e * L : NULL,
-                                               ckpt + (p * nblocks + c) * N, g, grad_u + p * L, grad_delta + p * L,
-                                               grad_A + e * N, pB + (t0 - T0) * N, pC + (t0 - T0) * N, abuf, hbuf,
-                                               t0, t1, (int)N);
-                            if (c == 0 && grad_h0) {
-                                for (int64_t n = 0; n < N; n++) grad_h0[p * N + n] = g[n];
-                            }
+                for (int64_t tile = 0; tile < ntiles; tile++)
+                    bwd_tile_any(&r, A, D, bias, ckpt, ghT, gu, gd, gz, gh0, parts, parts + part, Gt, accA, accD,
+                                 accB, &sc, b, tile, E, L, K, c_first, c_last, S, softplus, (int)N);
+                /* implicit barrier: the partial sums of this super-block are complete; sum them in tile order */
+                if (gB || gC) {
+                    const int64_t T = T1 - T0, lo = T * tid / nthr, hi = T * (tid + 1) / nthr;
+                    for (int w = 0; w < 2; w++) {
+                        float *dst = w ? gC : gB;
+                        if (!dst || hi <= lo) continue;
+                        const float *src = parts + (size_t)w * part;
+                        float *restrict o = dst + (b * L + T0 + lo) * N;
+                        const int64_t len = (hi - lo) * N;
+                        memcpy(o, src + lo * N, (size_t)len * sizeof(float));
+                        for (int64_t tile = 1; tile < ntiles; tile++) {
+                            const float *restrict p = src + (tile * S + lo) * N;
+                            for (int64_t i = 0; i < len; i++) o[i] += p[i];
                         }
-                    }
-                }
-                /* implicit barrier: the partial sums of this super-block are complete */
-                if (grad_B || grad_C) {
-                    const int64_t T = T1 - T0;
-                    const int64_t lo = T * tid / nthr, hi = T * (tid + 1) / nthr;
-                    if (hi > lo) {
-                        if (grad_B) reduce_groups(partB, grad_B + (b * L + T0) * N, ngroups, S, N, lo, hi);
-                        if (grad_C) reduce_groups(partC, grad_C + (b * L + T0) * N, ngroups, S, N, lo, hi);
                     }
 #ifdef _OPENMP
 #pragma omp barrier
@@ -498,7 +652,163 @@ BV_EXPORT int bv_scan_bwd(const float *u, const float *delta, const float *A, co
             }
         }
     }
-    free(mem);
+    for (int64_t e = 0; e < E; e++) {
+        const int64_t tile = e / VL, lane = e % VL;
+        for (int64_t n = 0; n < N; n++) gA[e * N + n] = accA[tile * N + n][lane];
+        if (gD) gD[e] = accD[tile][lane];
+        if (gbias) gbias[e] = accB[tile][lane];
+    }
+    free(parts);
+    free(acc);
+    free(scratch);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------------------------ */
+/* causal depthwise convolution + bias + SiLU                                                                    */
+/* ------------------------------------------------------------------------------------------------------------ */
+
+/*   pre_t[e] = bias[e] + sum_k w[e, k] * xp_{t + k - (K - 1)}[e],   u_t[e] = silu(pre_t[e])
+ * with xp_s = x_s for s >= 0 and state[e, K - 1 + s] before (the last K - 1 inputs of the previous segment).
+ * x rows at b * x_sb + t * x_st (channels contiguous); w (E, K); state (batch, E, K - 1) or NULL (zeros). */
+
+/* rows per unit of work; fixed by T only, so that the weight gradients' summation order does not depend on threads */
+static int64_t conv_segment(int64_t T) {
+    const int64_t seg = (T + 255) / 256;
+    return seg < 64 ? 64 : seg;
+}
+
+BV_INLINE vf conv_in(const float *x, int64_t x_st, const float *state_b, int64_t s, int64_t e0, int nv, int64_t K) {
+    if (s >= 0) return vload_n(x + s * x_st + e0, nv);
+    vf v = vsplat(0.0f);
+    if (state_b)
+        for (int i = 0; i < nv; i++) v[i] = state_b[(e0 + i) * (K - 1) + (K - 1) + s];
+    return v;
+}
+
+BV_INLINE vf conv_pre(const float *x, int64_t x_st, const float *state_b, const float *wt, const float *bias,
+                      int64_t t, int64_t e0, int nv, int64_t E, int64_t K) {
+    vf acc = bias ? vload_n(bias + e0, nv) : vsplat(0.0f);
+    for (int64_t k = 0; k < K; k++) acc += vload_n(wt + k * E + e0, nv) * conv_in(x, x_st, state_b, t + k - (K - 1), e0, nv, K);
+    return acc;
+}
+
+static float *transpose_weight(const float *w, int64_t E, int64_t K) {
+    float *wt = (float *)malloc((size_t)(E * K + 1) * sizeof(float));
+    if (wt)
+        for (int64_t e = 0; e < E; e++)
+            for (int64_t k = 0; k < K; k++) wt[k * E + e] = w[e * K + k];
+    return wt;
+}
+
+/* u: (batch, T, E) contiguous. Returns 0, -1 on bad arguments, -2 when out of memory. */
+BV_EXPORT int bv_conv_fwd(const float *x, int64_t x_sb, int64_t x_st, const float *w, const float *bias,
+                          const float *state, float *u, int64_t batch, int64_t E, int64_t T, int64_t K, int nthreads) {
+    if (batch < 0 || E < 0 || T < 0 || K < 1) return -1;
+    float *wt = transpose_weight(w, E, K);
+    if (!wt) return -2;
+    const int64_t seg = conv_segment(T), nseg = (T + seg - 1) / seg, units = batch * nseg;
+    nthreads = bv_threads_for(nthreads, (double)batch * T * E * 4);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
+#endif
+    for (int64_t p = 0; p < units; p++) {
+        const int64_t b = p / nseg, t0 = (p % nseg) * seg, t1 = t0 + seg < T ? t0 + seg : T;
+        const float *xb = x + b * x_sb, *sb = state ? state + b * E * (K - 1) : NULL;
+        for (int64_t t = t0; t < t1; t++)
+            for (int64_t e0 = 0; e0 < E; e0 += VL) {
+                const int nv = (int)(E - e0 < VL ? E - e0 : VL);
+                const vf pre = conv_pre(xb, x_st, sb, wt, bias, t, e0, nv, E, K);
+                vstore_n(u + (b * T + t) * E + e0, pre * vsigmoid(pre), nv);
+            }
+    }
+    free(wt);
+    return 0;
+}
+
+/* Gradients of bv_conv_fwd: gu (batch, T, E) contiguous -> gx (batch, T, E), gw (E, K), gb (E) and gstate
+ * (batch, E, K - 1) (gb, gstate may be NULL). Returns 0, -1 on bad arguments, -2 when out of memory. */
+BV_EXPORT int bv_conv_bwd(const float *x, int64_t x_sb, int64_t x_st, const float *w, const float *bias,
+                          const float *state, const float *gu, float *gx, float *gw, float *gb, float *gstate,
+                          int64_t batch, int64_t E, int64_t T, int64_t K, int nthreads) {
+    if (batch < 0 || E < 0 || T < 0 || K < 1) return -1;
+    const int64_t seg = conv_segment(T), nseg = (T + seg - 1) / seg, units = batch * nseg;
+    nthreads = bv_threads_for(nthreads, (double)batch * T * E * 8);
+    float *wt = transpose_weight(w, E, K);
+    float *parts = (float *)malloc((size_t)(units * (K + 1) * E + 1) * sizeof(float));
+    vf *gp_all = (vf *)bv_alloc((size_t)nthreads * (size_t)(seg + K) * sizeof(vf));
+    if (!wt || !parts || !gp_all) {
+        free(wt);
+        free(parts);
+        free(gp_all);
+        return -2;
+    }
+    if (gstate) memset(gstate, 0, (size_t)(batch * E * (K - 1)) * sizeof(float));
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nthreads)
+#endif
+    {
+#ifdef _OPENMP
+        vf *gp = gp_all + (size_t)omp_get_thread_num() * (size_t)(seg + K);
+#pragma omp for schedule(dynamic, 1)
+#else
+        vf *gp = gp_all;
+#endif
+        for (int64_t p = 0; p < units; p++) {
+            const int64_t b = p / nseg, t0 = (p % nseg) * seg, t1 = t0 + seg < T ? t0 + seg : T;
+            const int64_t t2 = t1 + K - 1 < T ? t1 + K - 1 : T; /* gp is needed up to here */
+            const float *xb = x + b * x_sb, *sb = state ? state + b * E * (K - 1) : NULL;
+            float *pw = parts + p * (K + 1) * E; /* (K, E) weight partials, then (E) bias partials */
+            for (int64_t e0 = 0; e0 < E; e0 += VL) {
+                const int nv = (int)(E - e0 < VL ? E - e0 : VL);
+                for (int64_t t = t0; t < t2; t++) {
+                    const vf pre = conv_pre(xb, x_st, sb, wt, bias, t, e0, nv, E, K);
+                    const vf sg = vsigmoid(pre);
+                    gp[t - t0] = vload_n(gu + (b * T + t) * E + e0, nv) * (sg * (vsplat(1.0f) + pre * (vsplat(1.0f) - sg)));
+                }
+                for (int64_t t = t0; t < t1; t++) {
+                    vf acc = vsplat(0.0f);
+                    for (int64_t k = 0; k < K; k++) {
+                        const int64_t o = t + (K - 1) - k;
+                        if (o < T) acc += vload_n(wt + k * E + e0, nv) * gp[o - t0];
+                    }
+                    vstore_n(gx + (b * T + t) * E + e0, acc, nv);
+                }
+                for (int64_t k = 0; k < K; k++) {
+                    vf acc = vsplat(0.0f);
+                    for (int64_t t = t0; t < t1; t++) acc += gp[t - t0] * conv_in(xb, x_st, sb, t + k - (K - 1), e0, nv, K);
+                    vstore_n(pw + k * E + e0, acc, nv);
+                }
+                vf accb = vsplat(0.0f);
+                for (int64_t t = t0; t < t1; t++) accb += gp[t - t0];
+                vstore_n(pw + K * E + e0, accb, nv);
+                if (gstate && t0 == 0) {
+                    for (int64_t j = 0; j < K - 1; j++) {
+                        vf acc = vsplat(0.0f);
+                        for (int64_t k = 0; k <= j; k++)
+                            if (j - k < T) acc += vload_n(wt + k * E + e0, nv) * gp[j - k];
+                        for (int i = 0; i < nv; i++) gstate[(b * E + e0 + i) * (K - 1) + j] = acc[i];
+                    }
+                }
+            }
+        }
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (int64_t e = 0; e < E; e++) {
+            float sb_ = 0.0f;
+            for (int64_t k = 0; k < K; k++) {
+                float s = 0.0f;
+                for (int64_t p = 0; p < units; p++) s += parts[p * (K + 1) * E + k * E + e];
+                gw[e * K + k] = s;
+            }
+            for (int64_t p = 0; p < units; p++) sb_ += parts[p * (K + 1) * E + K * E + e];
+            if (gb) gb[e] = sb_;
+        }
+    }
+    free(wt);
+    free(parts);
+    free(gp_all);
     return 0;
 }
 
@@ -507,6 +817,21 @@ BV_EXPORT int bv_scan_bwd(const float *u, const float *delta, const float *A, co
 /* ------------------------------------------------------------------------------------------------------------ */
 
 BV_EXPORT int bv_abi_version(void) { return BV_ABI_VERSION; }
+BV_EXPORT int bv_isa(void) { return BV_ISA; }
+BV_EXPORT int bv_vector_lanes(void) { return VL; }
+
+/* 1 when this CPU runs the instructions this build was compiled for */
+BV_EXPORT int bv_cpu_supports(void) {
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__)) && BV_ISA > 0
+    __builtin_cpu_init();
+#if BV_ISA == 2
+    if (!__builtin_cpu_supports("avx512f")) return 0;
+#endif
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 1;
+#endif
+}
 
 BV_EXPORT int bv_has_openmp(void) {
 #ifdef _OPENMP
