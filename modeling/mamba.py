@@ -207,8 +207,8 @@ class BytesVideoMambaMixer(nn.Module):
             x, gate = xz.chunk(2, dim=-1)  # (B, T, E) views
             weight = self.conv1d.weight[:, 0]  # (E, K)
             x_state = None if conv_state is None else conv_state.to(x.dtype)
-            new_conv_state = self._last_conv_inputs(x, x_state) if return_conv_state else None
-            x = c_conv_forward(x, weight, self.conv1d.bias, x_state)  # (B, T, E), contiguous
+            x, new_conv_state = c_conv_forward(x, weight, self.conv1d.bias, x_state, return_conv_state)  # (B, T, E)
+            new_conv_state = new_conv_state if return_conv_state else None  # a copy (B, E, K - 1): no view of the block
             dt, B, C = torch.split(
                 self.x_proj(x), [self.time_step_rank, self.ssm_state_size, self.ssm_state_size], dim=-1
             )
@@ -236,16 +236,6 @@ class BytesVideoMambaMixer(nn.Module):
         with the silu activation the conv kernel fuses."""
         return (xz.device.type == "cpu" and xz.dtype == torch.float32 and self.activation in ("silu", "swish")
                 and resolve_scan_backend(self.config.ssm_backend, "cpu") == "c")
-
-    def _last_conv_inputs(self, x, conv_state):
-        """The conv state after x (B, T, E): its last ``conv_kernel - 1`` inputs as (B, E, K - 1), a copy (not a view
-        of the block); earlier ones come from ``conv_state`` (zeros when ``None``) when T is shorter."""
-        keep = self.conv_kernel_size - 1
-        tail = x[:, max(0, x.shape[1] - keep) :].transpose(1, 2)
-        if tail.shape[-1] < keep:
-            before = x.new_zeros(x.shape[0], x.shape[2], keep) if conv_state is None else conv_state
-            tail = torch.cat((before, tail), dim=-1)[..., tail.shape[-1] :]
-        return tail.clone(memory_format=torch.contiguous_format)
 
     def _run_block(self, hidden_states, conv_state, ssm_state, return_state: bool):
         """One pass over (B, T, D) from (conv_state, ssm_state). Returns (B, T, D) and the new states (or Nones)."""

@@ -151,8 +151,8 @@ def _declare(lib: ctypes.CDLL) -> None:
     p, i64, c_int = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
     lib.bv_scan_fwd.argtypes = [p] * 13 + [i64] * 5 + [c_int] * 2
     lib.bv_scan_bwd.argtypes = [p] * 21 + [i64] * 5 + [c_int] * 2
-    lib.bv_conv_fwd.argtypes = [p, i64, i64, p, p, p, p] + [i64] * 4 + [c_int]
-    lib.bv_conv_bwd.argtypes = [p, i64, i64, p, p, p, p, p, p, p, p] + [i64] * 4 + [c_int]
+    lib.bv_conv_fwd.argtypes = [p, i64, i64, p, p, p, p, p] + [i64] * 4 + [c_int]
+    lib.bv_conv_bwd.argtypes = [p, i64, i64, p, p, p, p, p, p, p, p, p] + [i64] * 4 + [c_int]
     for name in ("bv_scan_fwd", "bv_scan_bwd", "bv_conv_fwd", "bv_conv_bwd"):
         getattr(lib, name).restype = c_int
     for name in ("bv_abi_version", "bv_isa", "bv_vector_lanes", "bv_cpu_supports", "bv_has_openmp", "bv_max_threads",
@@ -218,11 +218,12 @@ def _self_check(lib: ctypes.CDLL) -> None:
             window = state[e * (K - 1) : (e + 1) * (K - 1)] + [u[s * E + e] for s in range(L)]
             pre = bias[e] + sum(w[e * K + k] * window[t + k] for k in range(K))
             expected.append(pre * sigmoid(pre))
-    out = (ctypes.c_float * (L * E))()
-    rc = lib.bv_conv_fwd(*ptrs(f32(u))[:1], 0, E, *ptrs(f32(w), f32(bias), f32(state), out), 1, E, L, K, 1)
+    out, new_state = (ctypes.c_float * (L * E))(), (ctypes.c_float * (E * (K - 1)))()
+    rc = lib.bv_conv_fwd(*ptrs(f32(u))[:1], 0, E, *ptrs(f32(w), f32(bias), f32(state), out, new_state), 1, E, L, K, 1)
     if rc != 0:
         raise RuntimeError(f"self-check failed: bv_conv_fwd returned {rc}")
     check(out, expected, "causal convolution")
+    check(new_state, [u[(L - K + 1 + j) * E + e] for e in range(E) for j in range(K - 1)], "conv state")
 
 
 def _compile(cc: list[str], cflags: list[str], ldflags: list[str], target: Path) -> str | None:
@@ -534,60 +535,69 @@ def _conv_args(x: Tensor, weight: Tensor, bias: Tensor | None, state: Tensor | N
 
 
 @torch.library.custom_op(f"bytevid::c_conv_fwd_v{_ABI_VERSION}", mutates_args=(), device_types="cpu")
-def c_conv_forward(x: Tensor, weight: Tensor, bias: Tensor | None, state: Tensor | None) -> Tensor:
+def c_conv_forward(
+    x: Tensor, weight: Tensor, bias: Tensor | None, state: Tensor | None, return_state: bool
+) -> tuple[Tensor, Tensor]:
     """silu(causal depthwise convolution + bias) of x (B, T, E) (time-major, channels contiguous, any row stride: e.g.
     half of in_proj's output) with weight (E, K), from ``state`` (B, E, K - 1), the K - 1 inputs before x (zeros when
-    None). Returns (B, T, E), contiguous. fp32 CPU tensors."""
+    None). Returns (B, T, E), contiguous, and with ``return_state`` the state after x (its last K - 1 inputs, (B, E,
+    K - 1)), else an empty tensor. fp32 CPU tensors."""
     batch, length, channels = x.shape
     x, weight, bias, state = _conv_args(x, weight, bias, state)
     out = x.new_empty(batch, length, channels)
+    new_state = x.new_empty(batch, channels, weight.shape[1] - 1) if return_state else _empty(x)
     rc = _require_kernel().bv_conv_fwd(_ptr(x), x.stride(0), x.stride(1), _ptr(weight), _ptr(bias), _ptr(state),
-                                       _ptr(out), batch, channels, length, weight.shape[1], _threads())
+                                       _ptr(out), _ptr(new_state) if return_state else None, batch, channels, length,
+                                       weight.shape[1], _threads())
     _check(rc, "causal convolution forward")
-    return out
+    return out, new_state
 
 
 @c_conv_forward.register_fake
-def _(x, weight, bias, state):
-    return x.new_empty(x.shape)
+def _(x, weight, bias, state, return_state):
+    batch, _, channels = x.shape
+    return x.new_empty(x.shape), (x.new_empty(batch, channels, weight.shape[1] - 1) if return_state else _empty(x))
 
 
 @torch.library.custom_op(f"bytevid::c_conv_bwd_v{_ABI_VERSION}", mutates_args=(), device_types="cpu")
 def c_conv_backward(
-    x: Tensor, weight: Tensor, bias: Tensor | None, state: Tensor | None, grad_out: Tensor
+    x: Tensor, weight: Tensor, bias: Tensor | None, state: Tensor | None, grad_out: Tensor, grad_state: Tensor | None
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Gradients (x, weight, bias, state) of :func:`c_conv_forward`; those of absent inputs come back empty."""
+    """Gradients (x, weight, bias, state) of :func:`c_conv_forward` from those of its outputs (``grad_state``: of the
+    returned state, None when it has none); those of absent inputs come back empty."""
     batch, length, channels = x.shape
     x, weight, bias, state = _conv_args(x, weight, bias, state)
-    grad_out = grad_out.contiguous()
+    grad_out, grad_state = grad_out.contiguous(), _flat(grad_state)
     grad_x, grad_w = x.new_empty(batch, length, channels), x.new_empty(weight.shape)
     grad_b = x.new_empty(channels) if bias is not None else _empty(x)
-    grad_state = x.new_empty(state.shape) if state is not None else _empty(x)
+    grad_s = x.new_empty(state.shape) if state is not None else _empty(x)
     rc = _require_kernel().bv_conv_bwd(
-        _ptr(x), x.stride(0), x.stride(1), _ptr(weight), _ptr(bias), _ptr(state), _ptr(grad_out), _ptr(grad_x),
-        _ptr(grad_w), _ptr(grad_b) if bias is not None else None, _ptr(grad_state) if state is not None else None,
-        batch, channels, length, weight.shape[1], _threads(),
+        _ptr(x), x.stride(0), x.stride(1), _ptr(weight), _ptr(bias), _ptr(state), _ptr(grad_out), _ptr(grad_state),
+        _ptr(grad_x), _ptr(grad_w), _ptr(grad_b) if bias is not None else None,
+        _ptr(grad_s) if state is not None else None, batch, channels, length, weight.shape[1], _threads(),
     )
     _check(rc, "causal convolution backward")
-    return grad_x, grad_w, grad_b, grad_state
+    return grad_x, grad_w, grad_b, grad_s
 
 
 @c_conv_backward.register_fake
-def _(x, weight, bias, state, grad_out):
+def _(x, weight, bias, state, grad_out, grad_state):
     return (x.new_empty(x.shape), x.new_empty(weight.shape),
             x.new_empty(bias.shape) if bias is not None else _empty(x),
             x.new_empty(state.shape) if state is not None else _empty(x))
 
 
 def _conv_setup_context(ctx, inputs, output):
-    ctx.save_for_backward(*inputs)
+    ctx.save_for_backward(*inputs[:4])
 
 
-def _conv_backward_rule(ctx, grad_out):
+def _conv_backward_rule(ctx, grad_out, grad_state):
     x, weight, bias, state = ctx.saved_tensors
     need = ctx.needs_input_grad
-    g = c_conv_backward(x, weight, bias, state, grad_out)
-    return tuple(t if n else None for t, n in zip(g, need))
+    if grad_out is None:
+        grad_out = torch.zeros_like(x)
+    g = c_conv_backward(x, weight, bias, state, grad_out, grad_state)
+    return (*(t if n else None for t, n in zip(g, need)), None)
 
 
 c_conv_forward.register_autograd(_conv_backward_rule, setup_context=_conv_setup_context)

@@ -73,7 +73,7 @@ C_SOURCE = r"""/*
 #endif
 
 #define BV_NMAX 256 /* largest state size */
-#define BV_SUPER 16 /* checkpoint blocks per super-block of the backward */
+#define BV_SUPER 8 /* checkpoint blocks per super-block of the backward */
 
 typedef float vf __attribute__((vector_size(VL * 4)));
 typedef int32_t vi __attribute__((vector_size(VL * 4)));
@@ -264,6 +264,15 @@ BV_INLINE void reduce_lanes(const vf *v, float *out, const int N) {
     }
 }
 
+/* Touch the pages of out[0, n) that this thread (tid of nthr) owns, a contiguous share. Outputs written by channel
+ * tiles are touched by every thread at once; a freshly mapped buffer is then page-faulted in by threads contending for
+ * the same pages. Faulting it in contiguous shares first is about twice as fast. */
+static void touch_pages(float *out, int64_t n, int tid, int nthr) {
+    const int64_t page = 1024; /* floats per 4 KiB page */
+    const int64_t lo = n * tid / nthr, hi = n * (tid + 1) / nthr;
+    for (int64_t i = (lo + page - 1) / page * page; i < hi; i += page) ((volatile float *)out)[i] = 0.0f;
+}
+
 /* threads the last call ran on (diagnostics for the tests) */
 static volatile int bv_last_threads = 1;
 
@@ -403,10 +412,16 @@ BV_EXPORT int bv_scan_fwd(const float *u, const float *dl, const float *z, const
 #endif
     {
 #ifdef _OPENMP
-        if (omp_get_thread_num() == 0) bv_last_threads = omp_get_num_threads();
-#pragma omp for schedule(dynamic, 1)
+        const int tid = omp_get_thread_num(), nthr = omp_get_num_threads();
 #else
-        bv_last_threads = 1;
+        const int tid = 0, nthr = 1;
+#endif
+        if (tid == 0) bv_last_threads = nthr;
+        touch_pages(y, batch * L * E, tid, nthr);
+        if (ckpt) touch_pages(ckpt, batch * ((L + K - 1) / K) * N * E, tid, nthr);
+#ifdef _OPENMP
+#pragma omp barrier
+#pragma omp for schedule(dynamic, 1)
 #endif
         for (int64_t p = 0; p < pairs; p++)
             fwd_tile_any(&r, A, D, bias, h0, y, hT, ckpt, p / ntiles, (p % ntiles) * VL, E, L, K, softplus, (int)N);
@@ -570,6 +585,36 @@ static void *bv_alloc(size_t bytes) {
     return posix_memalign(&p, 64, bytes ? bytes : 64) == 0 ? p : NULL;
 }
 
+/* Scratch memory kept between calls (grown to the largest request, never shrunk): a fresh allocation of this size
+ * would be mmap-ed and page-faulted in on every call. A call that finds it in use (another thread) allocates its own. */
+static void *bv_ws = NULL;
+static size_t bv_ws_size = 0;
+static volatile int bv_ws_busy = 0;
+
+static void *ws_acquire(size_t bytes, int *owned) {
+    if (__sync_lock_test_and_set(&bv_ws_busy, 1) == 0) {
+        if (bv_ws_size < bytes) {
+            free(bv_ws);
+            bv_ws = bv_alloc(bytes);
+            bv_ws_size = bv_ws ? bytes : 0;
+        }
+        if (bv_ws) {
+            *owned = 0;
+            return bv_ws;
+        }
+        __sync_lock_release(&bv_ws_busy);
+    }
+    *owned = 1;
+    return bv_alloc(bytes);
+}
+
+static void ws_release(void *p, int owned) {
+    if (owned)
+        free(p);
+    else
+        __sync_lock_release(&bv_ws_busy);
+}
+
 /* Gradients of bv_scan_fwd. strides: those of bv_scan_fwd, then grad_y's (g_sb, g_st). ckpt: what bv_scan_fwd stored
  * with the same K. ghT may be NULL (zero); z, D, bias as in the forward; gz (when z), gB, gC, gD, gbias, gh0 may be
  * NULL (not wanted). Returns 0, -1 on bad arguments, -2 when out of memory. */
@@ -595,17 +640,14 @@ BV_EXPORT int bv_scan_bwd(const float *u, const float *dl, const float *z, const
     const int64_t S = K * BV_SUPER < L ? K * BV_SUPER : L; /* rows of a super-block's partial sums */
     const int64_t nsuper = (nchunks + BV_SUPER - 1) / BV_SUPER;
     nthreads = bv_threads_for(nthreads, (double)batch * ntiles * VL * L * N);
-    const size_t part = (size_t)(ntiles * S * N);
-    float *parts = (float *)bv_alloc(2 * part * sizeof(float));
-    vf *acc = (vf *)bv_alloc((size_t)(ntiles * (2 * N + 2)) * sizeof(vf));
-    vf *scratch = (vf *)bv_alloc((size_t)nthreads * (size_t)(2 * K * N + 2 * K) * sizeof(vf));
-    if (!parts || !acc || !scratch) {
-        free(parts);
-        free(acc);
-        free(scratch);
-        return -2;
-    }
-    memset(acc, 0, (size_t)(ntiles * (2 * N + 2)) * sizeof(vf));
+    const size_t part = (size_t)(ntiles * S * N), nacc = (size_t)(ntiles * (2 * N + 2));
+    const size_t nscratch = (size_t)nthreads * (size_t)(2 * K * N + 2 * K);
+    int owned;
+    vf *acc = (vf *)ws_acquire((nacc + nscratch) * sizeof(vf) + 2 * part * sizeof(float), &owned);
+    if (!acc) return -2;
+    vf *scratch = acc + nacc;
+    float *parts = (float *)(scratch + nscratch);
+    memset(acc, 0, nacc * sizeof(vf));
     vf *Gt = acc, *accA = Gt + ntiles * N, *accD = accA + ntiles * N, *accB = accD + ntiles;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nthreads)
@@ -624,7 +666,12 @@ BV_EXPORT int bv_scan_bwd(const float *u, const float *dl, const float *z, const
                 const int64_t c_first = sb * BV_SUPER;
                 const int64_t c_last = c_first + BV_SUPER < nchunks ? c_first + BV_SUPER : nchunks;
                 const int64_t T0 = c_first * K, T1 = c_last * K < L ? c_last * K : L;
+                const int64_t rows = (b * L + T0) * E;
+                touch_pages(gu + rows, (T1 - T0) * E, tid, nthr);
+                touch_pages(gd + rows, (T1 - T0) * E, tid, nthr);
+                if (gz) touch_pages(gz + rows, (T1 - T0) * E, tid, nthr);
 #ifdef _OPENMP
+#pragma omp barrier
 #pragma omp for schedule(dynamic, 1)
 #endif
                 for (int64_t tile = 0; tile < ntiles; tile++)
@@ -658,9 +705,7 @@ BV_EXPORT int bv_scan_bwd(const float *u, const float *dl, const float *z, const
         if (gD) gD[e] = accD[tile][lane];
         if (gbias) gbias[e] = accB[tile][lane];
     }
-    free(parts);
-    free(acc);
-    free(scratch);
+    ws_release(acc, owned);
     return 0;
 }
 
@@ -672,10 +717,23 @@ BV_EXPORT int bv_scan_bwd(const float *u, const float *dl, const float *z, const
  * with xp_s = x_s for s >= 0 and state[e, K - 1 + s] before (the last K - 1 inputs of the previous segment).
  * x rows at b * x_sb + t * x_st (channels contiguous); w (E, K); state (batch, E, K - 1) or NULL (zeros). */
 
-/* rows per unit of work; fixed by T only, so that the weight gradients' summation order does not depend on threads */
+/* rows per unit of work (at most 64 units); fixed by T only, so that the weight gradients' summation order does not
+ * depend on the number of threads */
 static int64_t conv_segment(int64_t T) {
-    const int64_t seg = (T + 255) / 256;
+    const int64_t seg = (T + 63) / 64;
     return seg < 64 ? 64 : seg;
+}
+
+/* the last K - 1 inputs of [state, x] (the state after x): new_state (batch, E, K - 1) */
+static void conv_last_inputs(const float *x, int64_t x_sb, int64_t x_st, const float *state, float *new_state,
+                             int64_t batch, int64_t E, int64_t T, int64_t K) {
+    for (int64_t b = 0; b < batch; b++)
+        for (int64_t j = 0; j < K - 1; j++) {
+            const int64_t s = T - (K - 1) + j; /* input index: x_s when s >= 0, else state column K - 1 + s */
+            for (int64_t e = 0; e < E; e++)
+                new_state[(b * E + e) * (K - 1) + j] =
+                    s >= 0 ? x[b * x_sb + s * x_st + e] : (state ? state[(b * E + e) * (K - 1) + (K - 1) + s] : 0.0f);
+        }
 }
 
 BV_INLINE vf conv_in(const float *x, int64_t x_st, const float *state_b, int64_t s, int64_t e0, int nv, int64_t K) {
@@ -701,12 +759,15 @@ static float *transpose_weight(const float *w, int64_t E, int64_t K) {
     return wt;
 }
 
-/* u: (batch, T, E) contiguous. Returns 0, -1 on bad arguments, -2 when out of memory. */
+/* u: (batch, T, E) contiguous; new_state (batch, E, K - 1) or NULL: the last K - 1 inputs. Returns 0, -1 on bad
+ * arguments, -2 when out of memory. */
 BV_EXPORT int bv_conv_fwd(const float *x, int64_t x_sb, int64_t x_st, const float *w, const float *bias,
-                          const float *state, float *u, int64_t batch, int64_t E, int64_t T, int64_t K, int nthreads) {
+                          const float *state, float *u, float *new_state, int64_t batch, int64_t E, int64_t T,
+                          int64_t K, int nthreads) {
     if (batch < 0 || E < 0 || T < 0 || K < 1) return -1;
     float *wt = transpose_weight(w, E, K);
     if (!wt) return -2;
+    if (new_state) conv_last_inputs(x, x_sb, x_st, state, new_state, batch, E, T, K);
     const int64_t seg = conv_segment(T), nseg = (T + seg - 1) / seg, units = batch * nseg;
     nthreads = bv_threads_for(nthreads, (double)batch * T * E * 4);
 #ifdef _OPENMP
@@ -726,23 +787,26 @@ BV_EXPORT int bv_conv_fwd(const float *x, int64_t x_sb, int64_t x_st, const floa
     return 0;
 }
 
-/* Gradients of bv_conv_fwd: gu (batch, T, E) contiguous -> gx (batch, T, E), gw (E, K), gb (E) and gstate
- * (batch, E, K - 1) (gb, gstate may be NULL). Returns 0, -1 on bad arguments, -2 when out of memory. */
+/* Gradients of bv_conv_fwd: gu (batch, T, E) contiguous and gnew (batch, E, K - 1) (the new state's; NULL: zero)
+ * -> gx (batch, T, E), gw (E, K), gb (E) and gstate (batch, E, K - 1) (gb, gstate may be NULL). Returns 0, -1 on bad
+ * arguments, -2 when out of memory. */
 BV_EXPORT int bv_conv_bwd(const float *x, int64_t x_sb, int64_t x_st, const float *w, const float *bias,
-                          const float *state, const float *gu, float *gx, float *gw, float *gb, float *gstate,
-                          int64_t batch, int64_t E, int64_t T, int64_t K, int nthreads) {
+                          const float *state, const float *gu, const float *gnew, float *gx, float *gw, float *gb,
+                          float *gstate, int64_t batch, int64_t E, int64_t T, int64_t K, int nthreads) {
     if (batch < 0 || E < 0 || T < 0 || K < 1) return -1;
-    const int64_t seg = conv_segment(T), nseg = (T + seg - 1) / seg, units = batch * nseg;
+    const int64_t seg = conv_segment(T), units = (T + seg - 1) / seg, ntiles = (E + VL - 1) / VL;
     nthreads = bv_threads_for(nthreads, (double)batch * T * E * 8);
     float *wt = transpose_weight(w, E, K);
-    float *parts = (float *)malloc((size_t)(units * (K + 1) * E + 1) * sizeof(float));
-    vf *gp_all = (vf *)bv_alloc((size_t)nthreads * (size_t)(seg + K) * sizeof(vf));
-    if (!wt || !parts || !gp_all) {
+    const size_t nparts = (size_t)(units * (K + 1) * E), ngp = (size_t)nthreads * (size_t)(seg + K);
+    int owned;
+    vf *gp_all = (vf *)ws_acquire(ngp * sizeof(vf) + (nparts + 1) * sizeof(float), &owned);
+    if (!wt || !gp_all) {
         free(wt);
-        free(parts);
-        free(gp_all);
+        if (gp_all) ws_release(gp_all, owned);
         return -2;
     }
+    float *parts = (float *)(gp_all + ngp);
+    memset(parts, 0, nparts * sizeof(float));
     if (gstate) memset(gstate, 0, (size_t)(batch * E * (K - 1)) * sizeof(float));
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nthreads)
@@ -755,11 +819,12 @@ BV_EXPORT int bv_conv_bwd(const float *x, int64_t x_sb, int64_t x_st, const floa
         vf *gp = gp_all;
 #endif
         for (int64_t p = 0; p < units; p++) {
-            const int64_t b = p / nseg, t0 = (p % nseg) * seg, t1 = t0 + seg < T ? t0 + seg : T;
+            const int64_t t0 = p * seg, t1 = t0 + seg < T ? t0 + seg : T;
             const int64_t t2 = t1 + K - 1 < T ? t1 + K - 1 : T; /* gp is needed up to here */
-            const float *xb = x + b * x_sb, *sb = state ? state + b * E * (K - 1) : NULL;
             float *pw = parts + p * (K + 1) * E; /* (K, E) weight partials, then (E) bias partials */
-            for (int64_t e0 = 0; e0 < E; e0 += VL) {
+            for (int64_t be = 0; be < batch * ntiles; be++) { /* batch rows in order: a fixed summation order */
+                const int64_t b = be / ntiles, e0 = (be % ntiles) * VL;
+                const float *xb = x + b * x_sb, *sb = state ? state + b * E * (K - 1) : NULL;
                 const int nv = (int)(E - e0 < VL ? E - e0 : VL);
                 for (int64_t t = t0; t < t2; t++) {
                     const vf pre = conv_pre(xb, x_st, sb, wt, bias, t, e0, nv, E, K);
@@ -775,11 +840,11 @@ BV_EXPORT int bv_conv_bwd(const float *x, int64_t x_sb, int64_t x_st, const floa
                     vstore_n(gx + (b * T + t) * E + e0, acc, nv);
                 }
                 for (int64_t k = 0; k < K; k++) {
-                    vf acc = vsplat(0.0f);
+                    vf acc = vload_n(pw + k * E + e0, nv);
                     for (int64_t t = t0; t < t1; t++) acc += gp[t - t0] * conv_in(xb, x_st, sb, t + k - (K - 1), e0, nv, K);
                     vstore_n(pw + k * E + e0, acc, nv);
                 }
-                vf accb = vsplat(0.0f);
+                vf accb = vload_n(pw + K * E + e0, nv);
                 for (int64_t t = t0; t < t1; t++) accb += gp[t - t0];
                 vstore_n(pw + K * E + e0, accb, nv);
                 if (gstate && t0 == 0) {
@@ -806,9 +871,21 @@ BV_EXPORT int bv_conv_bwd(const float *x, int64_t x_sb, int64_t x_st, const floa
             if (gb) gb[e] = sb_;
         }
     }
+    /* the new state's gradient: its column j is input T - (K - 1) + j, a row of x or a column of the old state */
+    if (gnew)
+        for (int64_t b = 0; b < batch; b++)
+            for (int64_t j = 0; j < K - 1; j++) {
+                const int64_t s = T - (K - 1) + j;
+                for (int64_t e = 0; e < E; e++) {
+                    const float g = gnew[(b * E + e) * (K - 1) + j];
+                    if (s >= 0)
+                        gx[(b * T + s) * E + e] += g;
+                    else if (gstate)
+                        gstate[(b * E + e) * (K - 1) + (K - 1) + s] += g;
+                }
+            }
     free(wt);
-    free(parts);
-    free(gp_all);
+    ws_release(gp_all, owned);
     return 0;
 }
 

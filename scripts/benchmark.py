@@ -10,7 +10,10 @@ Sections (``--sections a,b,c``):
      ours (``BytesVideoMambaMixer``), transformers' ``MambaMixer`` torch path (same weights) and the naive loop
      (our mixer with the scan replaced by ``selective_scan_reference``): forward (no_grad) and forward+backward
      (loss = out.sum()) time, µs per byte and peak RSS. ``ours-torch-scan`` is our mixer with
-     ``config.ssm_backend="torch"``.
+     ``config.ssm_backend="torch"``. Every "ours" worker also times the layer's matmul floor in the same process: its
+     four projections (in_proj, x_proj, dt_proj, out_proj) forward under no_grad on the shapes the layer gives them
+     (blocks of ``config.mixer_block_size`` positions), and reports ours / floor (forward and forward+backward alike
+     over the *forward* floor).
   b  Model vs pixels: bytes-tiny (random init, 400 labels) on a 262,144-byte clip vs VideoMAE-base on 16 frames at
      224², forward and forward+backward; then per video length (``--video-minutes``) bytes-tiny over all its bytes
      with ``model.stream`` vs VideoMAE-base on all its frames at 25 fps.
@@ -187,7 +190,8 @@ def _scan_backend_name(requested: str = "auto") -> str:
     resolved = resolve_scan_backend(requested, "cpu")
     if resolved == "c":
         info = scan_c.kernel_info()
-        return f"C kernel ({'OpenMP' if info.get('openmp') else 'no OpenMP'}, {' '.join(info.get('cflags', []))})"
+        return (f"C kernel ({info.get('isa', '?')}, {'OpenMP' if info.get('openmp') else 'no OpenMP'}, "
+                f"{' '.join(info.get('cflags', []))})")
     torch_scan = f"chunked torch scan (chunk {TORCH_SCAN_CHUNK_SIZE.get('cpu')}"
     if requested != "auto":
         return f"{torch_scan}, ssm_backend={requested!r})"
@@ -197,6 +201,45 @@ def _scan_backend_name(requested: str = "auto") -> str:
 
 def _backend_fields(requested: str = "auto") -> dict:
     return {"ssm_backend": requested, "scan_backend": _scan_backend_name(requested)}
+
+
+def _matmul_floor(mixer, length: int, timer, repeats: int) -> dict:
+    """The forward time of ``mixer``'s four projections alone, blockwise like the layer: in_proj (B, T, D) → 2E,
+    x_proj E → R + 2N, dt_proj R → E, out_proj E → D, under no_grad on the blocks of ``config.mixer_block_size``
+    positions the layer runs (fresh outputs every call, as in the layer). Timed with the worker's timer."""
+    import torch
+
+    block = mixer.config.mixer_block_size or length
+    g = torch.Generator().manual_seed(2)
+    inner, rank = mixer.intermediate_size, mixer.time_step_rank
+    inputs_of = {}  # one set of inputs per block size, shared by the blocks (no extra memory for the peak RSS)
+    blocks = []
+    for start in range(0, length, block):
+        size = min(block, length - start)
+        if size not in inputs_of:
+            inputs_of[size] = tuple(torch.randn(1, size, width, generator=g)
+                                    for width in (mixer.hidden_size, inner, rank, inner))
+        blocks.append(inputs_of[size])
+    projections = (mixer.in_proj, mixer.x_proj, mixer.dt_proj, mixer.out_proj)
+
+    def run():
+        with torch.no_grad():
+            for inputs in blocks:
+                for projection, inp in zip(projections, inputs):
+                    projection(inp)
+
+    timing = timer.run(run, max(3, repeats))
+    parts = {}
+    with torch.no_grad():  # one call per projection, for the breakdown (best of 3)
+        for name, projection, index in zip(("in_proj", "x_proj", "dt_proj", "out_proj"), projections, range(4)):
+            best = math.inf
+            for _ in range(3):
+                start = time.perf_counter()
+                for inputs in blocks:
+                    projection(inputs[index])
+                best = min(best, time.perf_counter() - start)
+            parts[name] = best
+    return {"floor_s": timing.get("median_s"), "floor_times_s": timing.get("times_s"), "floor_parts_s": parts}
 
 
 def _work_layer(spec, timer):
@@ -222,9 +265,13 @@ def _work_layer(spec, timer):
         out.sum().backward()
 
     result = {"baseline_rss_mb": _rss_mb()}
+    if impl == "ours":  # the matmul floor first, in this process, on this layer's weights
+        result.update(_matmul_floor(ours, length, timer, spec["repeats"]))
     result.update(timer.run(forward if mode == "forward" else forward_backward, spec["repeats"]))
     if "median_s" in result:
         result["us_per_byte"] = result["median_s"] / length * 1e6
+        if result.get("floor_s"):
+            result["floor_ratio"] = result["median_s"] / result["floor_s"]
     if impl.startswith("ours"):
         result.update(_backend_fields(spec.get("ssm_backend", "auto")))
     else:
@@ -641,6 +688,8 @@ def describe(result: dict) -> str:
     status = result.get("status")
     if status == "ok":
         extra = f", {result['us_per_byte']:.2f} µs/byte" if "us_per_byte" in result else ""
+        if result.get("floor_ratio"):
+            extra += f", {result['floor_ratio']:.2f}× its matmul floor ({fmt_time(result['floor_s'])})"
         reps = result.get("repeats_done")
         note = f" (repeats done: {reps})" if reps is not None and reps < result.get("repeats_requested", 0) else ""
         return f"{fmt_time(result['median_s'])}{extra}, peak RSS {result['peak_rss_mb']:.0f} MB{note}"
@@ -1080,6 +1129,11 @@ def make_markdown(results: dict) -> str:
                       f"{cons['max_abs_diff_ours_vs_naive']:.2e} (max |output| {cons['max_abs_output']:.2e}). "
                       f"Our scan ran on: {cons['scan_backend']}."]
         by = {(r["impl"], r["mode"], r["length"]): r for r in layer["results"]}
+        if "ours" in layer["impls"]:
+            lines += ["", "*Matmul floor*: the forward time of the layer's four projections (in_proj, x_proj, dt_proj, "
+                      "out_proj) alone, on the shapes the layer gives them (its blocks), under no_grad, measured in "
+                      "the same worker process just before the layer; *ours / floor* divides the row's time by it "
+                      "(targets: forward ≤ 2×, forward+backward ≤ 6× the forward floor)."]
         for mode in ("forward", "backward"):
             impls = layer["impls"]
             head = ["L (bytes)"]
@@ -1087,7 +1141,7 @@ def make_markdown(results: dict) -> str:
                 head += [f"{impl} time [ms]", f"{impl} [µs/byte]", f"{impl} peak RSS [MB]"]
             others = [i for i in impls if i != "ours"]
             if "ours" in impls:
-                head += [f"ours speedup vs {o}" for o in others]
+                head += ["ours matmul floor [ms]", "ours / floor"] + [f"ours speedup vs {o}" for o in others]
             lines += ["", f"### {MODE_LABELS[mode].capitalize()}" + (" (torch.no_grad)" if mode == "forward" else
                                                                      " (loss = out.sum(), parameter grads)"), ""]
             if mode == "backward" and layer.get("activation_checkpointing"):
@@ -1099,7 +1153,10 @@ def make_markdown(results: dict) -> str:
                     r = by.get((impl, mode, length))
                     row += [_cell_time(r), _cell(r, "us_per_byte", "{:,.2f}"), _cell(r, "peak_rss_mb", "{:,.0f}")]
                 if "ours" in impls:
-                    row += [_ratio(by.get(("ours", mode, length)), by.get((o, mode, length))) for o in others]
+                    r = by.get(("ours", mode, length))
+                    row += [f"{r['floor_s'] * 1e3:,.1f}" if _ok(r) and r.get("floor_s") else "—",
+                            _cell(r, "floor_ratio", "{:.2f}×")]
+                    row += [_ratio(r, by.get((o, mode, length))) for o in others]
                 lines.append("| " + " | ".join(row) + " |")
             notes = [r for r in layer["results"] if r["mode"] == mode and r.get("status") == "ok"
                      and r.get("repeats_done", 1) < r.get("repeats_requested", 0)]
