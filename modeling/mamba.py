@@ -199,23 +199,20 @@ class BytesVideoMambaMixer(nn.Module):
         """in_proj → causal conv (from ``conv_state``) → activation → x_proj, dt_proj. Returns the scan inputs
         x, delta, gate (B, E, T), B, C (B, N, T) and the new conv state (or ``None``).
 
-        On the C backend (fp32 CPU, silu) the conv + SiLU is one kernel and every tensor stays time-major: x, delta,
-        gate, B and C are transposed views of the (B, T, ·) outputs of in_proj, the conv, x_proj and dt_proj, which
-        the C scan reads in place."""
+        On the C backend (fp32 CPU, silu) the conv + SiLU is one kernel and every tensor stays time-major: gate,
+        delta, B and C are transposed views of the (B, T, ·) outputs of in_proj, x_proj and dt_proj, x is stored
+        time-major by the conv kernel, and the C scan reads them all in place."""
         xz = self.in_proj(hidden_states)  # (B, T, 2E)
-        if self._c_kernels(xz):
-            x, gate = xz.chunk(2, dim=-1)  # (B, T, E) views
-            weight = self.conv1d.weight[:, 0]  # (E, K)
-            x_state = None if conv_state is None else conv_state.to(x.dtype)
-            x, new_conv_state = c_conv_forward(x, weight, self.conv1d.bias, x_state, return_conv_state)  # (B, T, E)
-            new_conv_state = new_conv_state if return_conv_state else None  # a copy (B, E, K - 1): no view of the block
-            dt, B, C = torch.split(
-                self.x_proj(x), [self.time_step_rank, self.ssm_state_size, self.ssm_state_size], dim=-1
-            )
-            delta = self.dt_proj(dt)  # through the module (with its bias): a LoRA adapter on dt_proj applies
-            return (x.transpose(1, 2), delta.transpose(1, 2), gate.transpose(1, 2), B.transpose(1, 2),
-                    C.transpose(1, 2), new_conv_state)
         x, gate = xz.transpose(1, 2).chunk(2, dim=1)  # (B, E, T) each
+        if self._c_kernels(xz):
+            x_state = None if conv_state is None else conv_state.to(x.dtype)
+            x, new_conv_state = c_conv_forward(x, self.conv1d.weight[:, 0], self.conv1d.bias, x_state, return_conv_state)
+            dt, B, C = torch.split(
+                self.x_proj(x.transpose(1, 2)), [self.time_step_rank, self.ssm_state_size, self.ssm_state_size], dim=-1
+            )
+            delta = self.dt_proj(dt).transpose(1, 2)  # through the module (with its bias): LoRA on dt_proj applies
+            # the new conv state is a copy (B, E, K - 1), not a view of the block
+            return x, delta, gate, B.transpose(1, 2), C.transpose(1, 2), new_conv_state if return_conv_state else None
         kernel = self.conv_kernel_size
         if conv_state is None:
             x_padded = F.pad(x, (kernel - 1, 0))

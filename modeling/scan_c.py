@@ -389,8 +389,10 @@ def _flat(t: Tensor | None) -> Tensor | None:
 
 
 def _time_major(batch: int, channels: int, length: int, like: Tensor) -> Tensor:
-    """A new (batch, channels, length) tensor stored time-major: the kernels' output layout."""
-    return like.new_empty(batch, length, channels).transpose(1, 2)
+    """A new (batch, channels, length) tensor stored time-major: the kernels' output layout. A tensor of its own, not a
+    view (autograd accumulates a gradient into it in place only when nothing else holds its storage)."""
+    return torch.empty_strided((batch, channels, length), (length * channels, 1, channels), dtype=like.dtype,
+                               device=like.device)
 
 
 def _empty(like: Tensor) -> Tensor:
@@ -489,6 +491,8 @@ def _scan_setup_context(ctx, inputs, output):
     u, delta, A, B, C, _, _, D, z, delta_bias, delta_softplus = inputs
     ctx.delta_softplus = delta_softplus
     ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias, output[2])
+    ctx.mark_non_differentiable(output[2])
+    ctx.set_materialize_grads(False)  # no zero tensors for the outputs a loss does not use
 
 
 def _scan_backward(ctx, grad_y, grad_h, _grad_ckpt):
@@ -529,24 +533,23 @@ def c_scan_run(u, delta, A, B, C, D, z, delta_bias, delta_softplus, initial_stat
 
 
 def _conv_args(x: Tensor, weight: Tensor, bias: Tensor | None, state: Tensor | None):
-    if x.shape[-1] > 1 and x.stride(-1) != 1:
-        x = x.contiguous()
-    return x, weight.contiguous(), _flat(bias), _flat(state)
+    return _rows(x), weight.contiguous(), _flat(bias), _flat(state)
 
 
 @torch.library.custom_op(f"bytevid::c_conv_fwd_v{_ABI_VERSION}", mutates_args=(), device_types="cpu")
 def c_conv_forward(
     x: Tensor, weight: Tensor, bias: Tensor | None, state: Tensor | None, return_state: bool
 ) -> tuple[Tensor, Tensor]:
-    """silu(causal depthwise convolution + bias) of x (B, T, E) (time-major, channels contiguous, any row stride: e.g.
-    half of in_proj's output) with weight (E, K), from ``state`` (B, E, K - 1), the K - 1 inputs before x (zeros when
-    None). Returns (B, T, E), contiguous, and with ``return_state`` the state after x (its last K - 1 inputs, (B, E,
-    K - 1)), else an empty tensor. fp32 CPU tensors."""
-    batch, length, channels = x.shape
+    """silu(causal depthwise convolution + bias) of x (B, E, T) with weight (E, K), from ``state`` (B, E, K - 1), the
+    K - 1 inputs before x (zeros when None). Like the scan, x is read time-major (a transposed view of a (B, T, ·)
+    tensor with any row stride, e.g. half of in_proj's output, as it is) and the output (B, E, T) is stored time-major.
+    With ``return_state`` also the state after x (its last K - 1 inputs, (B, E, K - 1)), else an empty tensor. fp32
+    CPU tensors."""
+    batch, channels, length = x.shape
     x, weight, bias, state = _conv_args(x, weight, bias, state)
-    out = x.new_empty(batch, length, channels)
+    out = _time_major(batch, channels, length, x)
     new_state = x.new_empty(batch, channels, weight.shape[1] - 1) if return_state else _empty(x)
-    rc = _require_kernel().bv_conv_fwd(_ptr(x), x.stride(0), x.stride(1), _ptr(weight), _ptr(bias), _ptr(state),
+    rc = _require_kernel().bv_conv_fwd(_ptr(x), x.stride(0), x.stride(2), _ptr(weight), _ptr(bias), _ptr(state),
                                        _ptr(out), _ptr(new_state) if return_state else None, batch, channels, length,
                                        weight.shape[1], _threads())
     _check(rc, "causal convolution forward")
@@ -555,8 +558,9 @@ def c_conv_forward(
 
 @c_conv_forward.register_fake
 def _(x, weight, bias, state, return_state):
-    batch, _, channels = x.shape
-    return x.new_empty(x.shape), (x.new_empty(batch, channels, weight.shape[1] - 1) if return_state else _empty(x))
+    batch, channels, length = x.shape
+    return (_time_major(batch, channels, length, x),
+            x.new_empty(batch, channels, weight.shape[1] - 1) if return_state else _empty(x))
 
 
 @torch.library.custom_op(f"bytevid::c_conv_bwd_v{_ABI_VERSION}", mutates_args=(), device_types="cpu")
@@ -565,14 +569,14 @@ def c_conv_backward(
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Gradients (x, weight, bias, state) of :func:`c_conv_forward` from those of its outputs (``grad_state``: of the
     returned state, None when it has none); those of absent inputs come back empty."""
-    batch, length, channels = x.shape
+    batch, channels, length = x.shape
     x, weight, bias, state = _conv_args(x, weight, bias, state)
-    grad_out, grad_state = grad_out.contiguous(), _flat(grad_state)
-    grad_x, grad_w = x.new_empty(batch, length, channels), x.new_empty(weight.shape)
+    grad_out, grad_state = grad_out.transpose(1, 2).contiguous(), _flat(grad_state)  # (B, T, E)
+    grad_x, grad_w = _time_major(batch, channels, length, x), x.new_empty(weight.shape)
     grad_b = x.new_empty(channels) if bias is not None else _empty(x)
     grad_s = x.new_empty(state.shape) if state is not None else _empty(x)
     rc = _require_kernel().bv_conv_bwd(
-        _ptr(x), x.stride(0), x.stride(1), _ptr(weight), _ptr(bias), _ptr(state), _ptr(grad_out), _ptr(grad_state),
+        _ptr(x), x.stride(0), x.stride(2), _ptr(weight), _ptr(bias), _ptr(state), _ptr(grad_out), _ptr(grad_state),
         _ptr(grad_x), _ptr(grad_w), _ptr(grad_b) if bias is not None else None,
         _ptr(grad_s) if state is not None else None, batch, channels, length, weight.shape[1], _threads(),
     )
@@ -582,13 +586,15 @@ def c_conv_backward(
 
 @c_conv_backward.register_fake
 def _(x, weight, bias, state, grad_out, grad_state):
-    return (x.new_empty(x.shape), x.new_empty(weight.shape),
+    batch, channels, length = x.shape
+    return (_time_major(batch, channels, length, x), x.new_empty(weight.shape),
             x.new_empty(bias.shape) if bias is not None else _empty(x),
             x.new_empty(state.shape) if state is not None else _empty(x))
 
 
 def _conv_setup_context(ctx, inputs, output):
     ctx.save_for_backward(*inputs[:4])
+    ctx.set_materialize_grads(False)
 
 
 def _conv_backward_rule(ctx, grad_out, grad_state):

@@ -105,57 +105,41 @@ BV_INLINE vf vmax(vf a, vf b) { return vselect(a > b, a, b); }
 /* exp, log1p, softplus, sigmoid                                                                                 */
 /* ------------------------------------------------------------------------------------------------------------ */
 
-/* exp(x) in fp32, ~1 ulp, branch-free (Cephes expf). x < ln(FLT_MIN) returns exactly 0; x > 88 is clamped to
- * exp(88). Rounding z to an integer uses the 1.5 * 2^23 trick: t = z + M holds round(z) in its low mantissa bits, so
- * t - M is round(z) as a float and (bits(t) + 127) << 23 is 2^round(z). Both this and the two-constant range
- * reduction need the source order of the additions: compile with -fno-associative-math (also under -ffast-math). */
+/* exp(x) in fp32, ~1 ulp, branch-free: exp(x) = 2^k * exp(r), k = round(x / ln 2), r = x - k ln 2 by a two-constant
+ * (Cody-Waite) reduction, exp(r) = 1 + r + r^2 q(r) with q a degree-4 minimax fit on |r| <= ln(2)/2 (relative error
+ * 3e-9 before rounding; ~1 ulp evaluated in fp32). x < ln(FLT_MIN) returns exactly 0 (the decay underflows, as in the
+ * reference), never NaN; x > 88 is clamped to exp(88); NaN propagates. Rounding x / ln 2 to an integer uses the
+ * 1.5 * 2^23 trick: t = z + M holds round(z) in its low mantissa bits, so t - M is round(z) as a float and
+ * (bits(t) + 127) << 23 is 2^round(z). Both this and the range reduction need the source order of the additions:
+ * compile with -fno-associative-math (also under -ffast-math). */
 #define BV_EXP_LO (-87.33654475f) /* ln(FLT_MIN) */
 #define BV_EXP_HI 88.0f
 #define BV_LOG2E 1.44269504088896341f
 #define BV_ROUND_MAGIC 12582912.0f /* 1.5 * 2^23 */
 #define BV_LN2_HI 0.693359375f     /* ln 2 = BV_LN2_HI + BV_LN2_LO, BV_LN2_HI with few bits: k * BV_LN2_HI is exact */
 #define BV_LN2_LO (-2.12194440e-4f)
+#define BV_EXP_Q4 1.3814612757e-3f /* q(r) = (((Q4 r + Q3) r + Q2) r + Q1) r + Q0 */
 #define BV_EXP_POLY(p, r)                                                                                            \
     do {                                                                                                             \
-        p = p * r + 1.3981999507e-3f;                                                                                \
-        p = p * r + 8.3334519073e-3f;                                                                                \
-        p = p * r + 4.1665795894e-2f;                                                                                \
-        p = p * r + 1.6666665459e-1f;                                                                                \
-        p = p * r + 5.0000001201e-1f;                                                                                \
+        p = p * r + 8.3687100559e-3f;                                                                                \
+        p = p * r + 4.1668388993e-2f;                                                                                \
+        p = p * r + 1.6666521132e-1f;                                                                                \
+        p = p * r + 4.9999994040e-1f;                                                                                \
         p = p * r + 1.0f;                                                                                            \
-        p = p * r + 1.0f; /* = 1 + r + r^2 * P(r) */                                                                 \
+        p = p * r + 1.0f; /* = 1 + r + r^2 q(r) */                                                                   \
     } while (0)
 
-BV_INLINE float bv_exp(float x) {
-    float xc = x < BV_EXP_LO ? BV_EXP_LO : x;
-    xc = xc > BV_EXP_HI ? BV_EXP_HI : xc;
-    union {
-        float f;
-        int32_t i;
-    } t;
-    t.f = xc * BV_LOG2E + BV_ROUND_MAGIC;
-    const float kf = t.f - BV_ROUND_MAGIC; /* round(xc / ln 2), in [-126, 127] */
-    float r = xc - kf * BV_LN2_HI;
-    r = r - kf * BV_LN2_LO;
-    float p = 1.9875691500e-4f;
-    BV_EXP_POLY(p, r);
-    t.i = (t.i + 127) << 23; /* 2^k, a normal number */
-    const float res = p * t.f;
-    return x < BV_EXP_LO ? 0.0f : res;
-}
-
 #if BV_ISA == 2
-/* AVX-512: vscalefps multiplies by 2^k, and a zero-masked result gives the exact 0 below ln(FLT_MIN). max/min take
- * x second, so a NaN x propagates. */
+/* AVX-512: vscalefps multiplies by 2^k, and a zero-masked result gives the exact 0 below ln(FLT_MIN) (whatever the
+ * reduction computed there: no lower clamp is needed). min takes x second, so a NaN x propagates. */
 BV_INLINE vf vexp(vf x) {
     const __m512 xv = (__m512)x, lo = _mm512_set1_ps(BV_EXP_LO);
-    __m512 xc = _mm512_max_ps(lo, xv);
-    xc = _mm512_min_ps(_mm512_set1_ps(BV_EXP_HI), xc);
+    const __m512 xc = _mm512_min_ps(_mm512_set1_ps(BV_EXP_HI), xv);
     const __m512 t = _mm512_fmadd_ps(xc, _mm512_set1_ps(BV_LOG2E), _mm512_set1_ps(BV_ROUND_MAGIC));
     const __m512 kf = _mm512_sub_ps(t, _mm512_set1_ps(BV_ROUND_MAGIC));
     __m512 r = _mm512_fnmadd_ps(kf, _mm512_set1_ps(BV_LN2_HI), xc);
     r = _mm512_fnmadd_ps(kf, _mm512_set1_ps(BV_LN2_LO), r);
-    vf p = vsplat(1.9875691500e-4f), rv = (vf)r;
+    vf p = vsplat(BV_EXP_Q4), rv = (vf)r;
     BV_EXP_POLY(p, rv);
     const __mmask16 under = _mm512_cmp_ps_mask(xv, lo, _CMP_LT_OQ);
     return (vf)_mm512_maskz_scalef_ps((__mmask16)~under, (__m512)p, kf);
@@ -170,10 +154,60 @@ BV_INLINE vf vexp(vf x) {
     const vf kf = t - vsplat(BV_ROUND_MAGIC);
     vf r = xc - kf * vsplat(BV_LN2_HI);
     r = r - kf * vsplat(BV_LN2_LO);
-    vf p = vsplat(1.9875691500e-4f);
+    vf p = vsplat(BV_EXP_Q4);
     BV_EXP_POLY(p, r);
     const vf scale = (vf)(((vi)t + 127) << 23);
     return (vf)((vi)(p * scale) & ~under);
+}
+#endif
+
+/* x[i] = exp(x[i]) for i < BV_ILP, the same arithmetic as vexp, step by step across the BV_ILP vectors: independent
+ * instructions side by side keep the FP pipes busy (one exp alone is a chain of ~15 dependent instructions, and the
+ * out-of-order window holds too few of them to overlap by itself). */
+#if BV_ISA == 2
+#define BV_ILP 4
+BV_INLINE void vexp_ilp(vf *x) {
+    const __m512 lo = _mm512_set1_ps(BV_EXP_LO), magic = _mm512_set1_ps(BV_ROUND_MAGIC);
+    __m512 xc[BV_ILP], kf[BV_ILP], r[BV_ILP];
+    __mmask16 keep[BV_ILP];
+    vf p[BV_ILP];
+    for (int i = 0; i < BV_ILP; i++) {
+        keep[i] = (__mmask16)~_mm512_cmp_ps_mask((__m512)x[i], lo, _CMP_LT_OQ);
+        xc[i] = _mm512_min_ps(_mm512_set1_ps(BV_EXP_HI), (__m512)x[i]);
+    }
+    for (int i = 0; i < BV_ILP; i++) kf[i] = _mm512_sub_ps(_mm512_fmadd_ps(xc[i], _mm512_set1_ps(BV_LOG2E), magic), magic);
+    for (int i = 0; i < BV_ILP; i++) r[i] = _mm512_fnmadd_ps(kf[i], _mm512_set1_ps(BV_LN2_HI), xc[i]);
+    for (int i = 0; i < BV_ILP; i++) r[i] = _mm512_fnmadd_ps(kf[i], _mm512_set1_ps(BV_LN2_LO), r[i]);
+    for (int i = 0; i < BV_ILP; i++) p[i] = vsplat(BV_EXP_Q4) * (vf)r[i] + 8.3687100559e-3f;
+    for (int i = 0; i < BV_ILP; i++) p[i] = p[i] * (vf)r[i] + 4.1668388993e-2f;
+    for (int i = 0; i < BV_ILP; i++) p[i] = p[i] * (vf)r[i] + 1.6666521132e-1f;
+    for (int i = 0; i < BV_ILP; i++) p[i] = p[i] * (vf)r[i] + 4.9999994040e-1f;
+    for (int i = 0; i < BV_ILP; i++) p[i] = p[i] * (vf)r[i] + 1.0f;
+    for (int i = 0; i < BV_ILP; i++) p[i] = p[i] * (vf)r[i] + 1.0f;
+    for (int i = 0; i < BV_ILP; i++) x[i] = (vf)_mm512_maskz_scalef_ps(keep[i], (__m512)p[i], kf[i]);
+}
+#else
+#define BV_ILP 2
+BV_INLINE void vexp_ilp(vf *x) {
+    const vf lo = vsplat(BV_EXP_LO), hi = vsplat(BV_EXP_HI);
+    vi under[BV_ILP];
+    vf xc[BV_ILP], t[BV_ILP], kf[BV_ILP], r[BV_ILP], p[BV_ILP];
+    for (int i = 0; i < BV_ILP; i++) {
+        under[i] = x[i] < lo;
+        xc[i] = vselect(under[i], lo, x[i]);
+        xc[i] = vselect(xc[i] > hi, hi, xc[i]);
+    }
+    for (int i = 0; i < BV_ILP; i++) t[i] = xc[i] * vsplat(BV_LOG2E) + vsplat(BV_ROUND_MAGIC);
+    for (int i = 0; i < BV_ILP; i++) kf[i] = t[i] - vsplat(BV_ROUND_MAGIC);
+    for (int i = 0; i < BV_ILP; i++) r[i] = xc[i] - kf[i] * vsplat(BV_LN2_HI);
+    for (int i = 0; i < BV_ILP; i++) r[i] = r[i] - kf[i] * vsplat(BV_LN2_LO);
+    for (int i = 0; i < BV_ILP; i++) p[i] = vsplat(BV_EXP_Q4) * r[i] + 8.3687100559e-3f;
+    for (int i = 0; i < BV_ILP; i++) p[i] = p[i] * r[i] + 4.1668388993e-2f;
+    for (int i = 0; i < BV_ILP; i++) p[i] = p[i] * r[i] + 1.6666521132e-1f;
+    for (int i = 0; i < BV_ILP; i++) p[i] = p[i] * r[i] + 4.9999994040e-1f;
+    for (int i = 0; i < BV_ILP; i++) p[i] = p[i] * r[i] + 1.0f;
+    for (int i = 0; i < BV_ILP; i++) p[i] = p[i] * r[i] + 1.0f;
+    for (int i = 0; i < BV_ILP; i++) x[i] = (vf)((vi)(p[i] * (vf)(((vi)t[i] + 127) << 23)) & ~under[i]);
 }
 #endif
 
@@ -320,32 +354,69 @@ static void states_out(const vf *h, float *dst, int nv, int N) {
         for (int i = 0; i < nv; i++) dst[(int64_t)i * N + n] = h[n][i];
 }
 
-/* Positions [t0, t1) of one tile: u, dl, z, y point at the tile's first channel of batch row b. */
+#define BV_STAGE 64 /* positions per stage of fwd_positions */
+
+/* dt = softplus(delta + bias) (or delta + bias) of positions [t0, t1) into dt[], and with dsp its derivative. The
+ * positions are independent, so the out-of-order core overlaps them (in the recurrence each would be a long chain). */
+BV_INLINE void time_steps(const bv_tile *tp, const float *restrict dl, int64_t sd, int64_t t0, int64_t t1,
+                          vf *restrict dt, vf *restrict dsp) {
+    const int nv = tp->nv;
+    for (int64_t t = t0; t < t1; t++) {
+        const vf x = vload_n(dl + t * sd, nv) + tp->bias;
+        if (!tp->softplus) {
+            dt[t - t0] = x;
+            if (dsp) dsp[t - t0] = vsplat(1.0f);
+            continue;
+        }
+        const vf e = vexp_neg_abs(x);
+        dt[t - t0] = vsoftplus_e(x, e);
+        if (dsp) dsp[t - t0] = vsigmoid_e(x, e);
+    }
+}
+
+/* Positions [t0, t1) of one tile (u, dl, z, y point at the tile's first channel of batch row b), in stages of
+ * BV_STAGE positions: the time steps, then the recurrence (exps side by side, BV_ILP at a time), then the output
+ * (D skip and gate); only the middle pass is sequential in time. */
 BV_INLINE void fwd_positions(const bv_tile *tp, const vf *restrict At, vf *restrict h, const float *restrict u,
                              int64_t su, const float *restrict dl, int64_t sd, const float *restrict z, int64_t sz,
                              const float *restrict Bm, int64_t sB, const float *restrict Cm, int64_t sC,
                              float *restrict y, int64_t sy, int64_t t0, int64_t t1, const int N) {
     const int nv = tp->nv;
-    for (int64_t t = t0; t < t1; t++) {
-        const vf x = vload_n(dl + t * sd, nv) + tp->bias;
-        vf dt = x;
-        if (tp->softplus) dt = vsoftplus_e(x, vexp_neg_abs(x));
-        const vf uu = vload_n(u + t * su, nv);
-        const vf du = dt * uu;
-        const float *restrict Bt = Bm + t * sB;
-        const float *restrict Ct = Cm + t * sC;
-        vf out = vsplat(0.0f);
-        for (int n = 0; n < N; n++) { /* in order of n, one accumulator: the order a plain loop (and torch) sums in */
-            const vf a = vexp(dt * At[n]);
-            h[n] = a * h[n] + du * Bt[n];
-            out += Ct[n] * h[n];
+    vf dt[BV_STAGE], s[BV_STAGE];
+    for (int64_t s0 = t0; s0 < t1; s0 += BV_STAGE) {
+        const int64_t s1 = s0 + BV_STAGE < t1 ? s0 + BV_STAGE : t1;
+        time_steps(tp, dl, sd, s0, s1, dt, NULL);
+        for (int64_t t = s0; t < s1; t++) {
+            const vf d = dt[t - s0], du = d * vload_n(u + t * su, nv);
+            const float *restrict Bt = Bm + t * sB;
+            const float *restrict Ct = Cm + t * sC;
+            vf out = vsplat(0.0f);
+            int n = 0;
+            for (; n + BV_ILP <= N; n += BV_ILP) { /* in order of n, one accumulator: the order a plain loop sums in */
+                vf a[BV_ILP];
+                for (int i = 0; i < BV_ILP; i++) a[i] = d * At[n + i];
+                vexp_ilp(a);
+                for (int i = 0; i < BV_ILP; i++) {
+                    h[n + i] = a[i] * h[n + i] + du * Bt[n + i];
+                    out += Ct[n + i] * h[n + i];
+                }
+            }
+            for (; n < N; n++) {
+                const vf a = vexp(d * At[n]);
+                h[n] = a * h[n] + du * Bt[n];
+                out += Ct[n] * h[n];
+            }
+            s[t - s0] = out;
         }
-        if (tp->hasD) out += tp->D * uu;
-        if (z) {
-            const vf zz = vload_n(z + t * sz, nv);
-            out = out * (zz * vsigmoid(zz));
+        for (int64_t t = s0; t < s1; t++) {
+            vf out = s[t - s0];
+            if (tp->hasD) out += tp->D * vload_n(u + t * su, nv);
+            if (z) {
+                const vf zz = vload_n(z + t * sz, nv);
+                out = out * (zz * vsigmoid(zz));
+            }
+            vstore_n(y + t * sy, out, nv);
         }
-        vstore_n(y + t * sy, out, nv);
     }
 }
 
@@ -433,14 +504,35 @@ BV_EXPORT int bv_scan_fwd(const float *u, const float *dl, const float *z, const
 /* selective scan: backward                                                                                      */
 /* ------------------------------------------------------------------------------------------------------------ */
 
-/* Per-thread scratch: the block's decays and states (K * N vectors each), its dt and dsoftplus (K vectors each). */
+/* Per-thread scratch: the block's decays and states (K * N vectors each); its dt, dsoftplus, gated output gradient
+ * and gate derivative (K vectors each). */
 typedef struct {
-    vf *a, *h, *dt, *dsp;
+    vf *a, *h, *dt, *dsp, *ds, *gzf;
 } bv_scratch;
+#define BV_SCRATCH(K, N) (2 * (K) * (N) + 4 * (K)) /* vectors */
 
 /* One tile over one block [t0, t1) of one batch row, in reverse. g (N vectors): dL/dh_{t1-1} from later positions,
  * left holding dL/dh_{t0-1}. gA, gD, gb: the tile's running sums. gu, gd, gz: the tile's output rows (row stride E);
  * pB, pC: the tile's partial rows of grad_B and grad_C ((t1 - t0) rows of N, lane sums of this tile). */
+/* One state index n of one position of the adjoint recurrence: lambda = g + C_t[n] ds, the contributions of
+ * position t to the sums over n (sA: dL/d(dt) through the decay, sB: through the input, sy: the output C_t . h_t)
+ * and to grad_A; the lane contributions to grad_B and grad_C; g becomes a_t lambda, the gradient for h_{t-1}. */
+BV_INLINE void adjoint_step(int n, vf ds, vf dt, vf du, const float *restrict Bt, const float *restrict Ct,
+                            const vf *restrict at, const vf *restrict ht, const vf *restrict hp,
+                            const vf *restrict At, vf *restrict g, vf *restrict gA, vf *restrict pb,
+                            vf *restrict pc, vf *sA, vf *sB, vf *sy) {
+    const vf a = at[n], hn = ht[n];
+    const vf lam = g[n] + Ct[n] * ds;
+    const vf q = lam * a * hp[n]; /* dL/d(dt * A) */
+    *sA += q * At[n];
+    gA[n] += q * dt;
+    *sB += lam * Bt[n];
+    *sy += Ct[n] * hn;
+    pb[n] = lam * du;
+    pc[n] = ds * hn;
+    g[n] = a * lam;
+}
+
 BV_INLINE void bwd_block(const bv_tile *tp, const vf *restrict At, const vf *restrict hstart, vf *restrict g,
                          vf *restrict gA, vf *restrict gD, vf *restrict gb, const float *restrict u, int64_t su,
                          const float *restrict dl, int64_t sd, const float *restrict z, int64_t sz,
@@ -450,24 +542,28 @@ BV_INLINE void bwd_block(const bv_tile *tp, const vf *restrict At, const vf *res
                          const bv_scratch *s, int64_t t0, int64_t t1, const int N) {
     const int nv = tp->nv;
     vf *restrict abuf = s->a, *restrict hbuf = s->h, *restrict dtbuf = s->dt, *restrict dspbuf = s->dsp;
-    /* recompute the block's decays and states (the same arithmetic as the forward) */
+    vf *restrict dsbuf = s->ds, *restrict gzfbuf = s->gzf;
+    /* recompute the block's time steps, decays and states (the same arithmetic as the forward) */
+    time_steps(tp, dl, sd, t0, t1, dtbuf, dspbuf);
     {
         vf h[N];
         for (int n = 0; n < N; n++) h[n] = hstart[n];
         for (int64_t t = t0; t < t1; t++) {
             const int64_t tt = t - t0;
-            const vf x = vload_n(dl + t * sd, nv) + tp->bias;
-            vf dt = x, dsp = vsplat(1.0f);
-            if (tp->softplus) {
-                const vf e = vexp_neg_abs(x);
-                dt = vsoftplus_e(x, e);
-                dsp = vsigmoid_e(x, e);
-            }
-            dtbuf[tt] = dt;
-            dspbuf[tt] = dsp;
-            const vf du = dt * vload_n(u + t * su, nv);
+            const vf dt = dtbuf[tt], du = dt * vload_n(u + t * su, nv);
             const float *restrict Bt = Bm + t * sB;
-            for (int n = 0; n < N; n++) {
+            int n = 0;
+            for (; n + BV_ILP <= N; n += BV_ILP) {
+                vf a[BV_ILP];
+                for (int i = 0; i < BV_ILP; i++) a[i] = dt * At[n + i];
+                vexp_ilp(a);
+                for (int i = 0; i < BV_ILP; i++) {
+                    h[n + i] = a[i] * h[n + i] + du * Bt[n + i];
+                    abuf[tt * N + n + i] = a[i];
+                    hbuf[tt * N + n + i] = h[n + i];
+                }
+            }
+            for (; n < N; n++) {
                 const vf a = vexp(dt * At[n]);
                 h[n] = a * h[n] + du * Bt[n];
                 abuf[tt * N + n] = a;
@@ -475,49 +571,44 @@ BV_INLINE void bwd_block(const bv_tile *tp, const vf *restrict At, const vf *res
             }
         }
     }
+    /* the gate: ds = gy * silu(z) (the scan's output gradient) and gy * silu'(z) (grad_z per unit pre-gate output) */
+    for (int64_t t = t0; t < t1; t++) {
+        const vf gyv = vload_n(gy + t * sg, nv);
+        if (!z) {
+            dsbuf[t - t0] = gyv;
+            continue;
+        }
+        const vf zz = vload_n(z + t * sz, nv), sg_ = vsigmoid(zz);
+        dsbuf[t - t0] = gyv * (zz * sg_);
+        gzfbuf[t - t0] = gyv * (sg_ * (vsplat(1.0f) + zz * (vsplat(1.0f) - sg_)));
+    }
     /* adjoint recurrence, backwards through the block */
     for (int64_t t = t1 - 1; t >= t0; t--) {
         const int64_t tt = t - t0;
-        const vf gyv = vload_n(gy + t * sg, nv);
         const vf uu = vload_n(u + t * su, nv);
-        const vf dt = dtbuf[tt];
-        vf ds = gyv, zz = vsplat(0.0f), sz_ = vsplat(1.0f);
-        if (z) {
-            zz = vload_n(z + t * sz, nv);
-            sz_ = vsigmoid(zz);
-            ds = gyv * (zz * sz_);
-        }
+        const vf dt = dtbuf[tt], ds = dsbuf[tt];
         const vf du = dt * uu;
         const float *restrict Bt = Bm + t * sB;
         const float *restrict Ct = Cm + t * sC;
         const vf *restrict at = abuf + tt * N;
         const vf *restrict ht = hbuf + tt * N;
         const vf *restrict hp = tt > 0 ? hbuf + (tt - 1) * N : hstart;
-        vf sB2[2] = {vsplat(0.0f), vsplat(0.0f)}, sA2[2] = {vsplat(0.0f), vsplat(0.0f)};
-        vf sy2[2] = {vsplat(0.0f), vsplat(0.0f)};
+        /* sums over n in two interleaved accumulator sets (named scalars: kept in registers) */
+        vf sA0 = vsplat(0.0f), sA1 = sA0, sB0 = sA0, sB1 = sA0, sy0 = sA0, sy1 = sA0;
         vf pb[N], pc[N];
-        for (int n = 0; n < N; n++) {
-            const vf a = at[n], hn = ht[n];
-            const vf lam = g[n] + Ct[n] * ds;
-            const vf q = lam * a * hp[n]; /* dL/d(dt * A) */
-            sA2[n & 1] += q * At[n];
-            gA[n] += q * dt;
-            sB2[n & 1] += lam * Bt[n];
-            sy2[n & 1] += Ct[n] * hn;
-            pb[n] = lam * du;
-            pc[n] = ds * hn;
-            g[n] = a * lam;
+        int n = 0;
+        for (; n + 2 <= N; n += 2) {
+            adjoint_step(n, ds, dt, du, Bt, Ct, at, ht, hp, At, g, gA, pb, pc, &sA0, &sB0, &sy0);
+            adjoint_step(n + 1, ds, dt, du, Bt, Ct, at, ht, hp, At, g, gA, pb, pc, &sA1, &sB1, &sy1);
         }
+        if (n < N) adjoint_step(n, ds, dt, du, Bt, Ct, at, ht, hp, At, g, gA, pb, pc, &sA0, &sB0, &sy0);
         reduce_lanes(pb, pB + tt * N, N);
         reduce_lanes(pc, pC + tt * N, N);
-        const vf sBv = sB2[0] + sB2[1], sAv = sA2[0] + sA2[1];
+        const vf sBv = sB0 + sB1, sAv = sA0 + sA1;
         const vf gdt = (sAv + uu * sBv) * dspbuf[tt];
         vstore_n(gu + t * E, dt * sBv + tp->D * ds, nv);
         vstore_n(gd + t * E, gdt, nv);
-        if (z) {
-            const vf pre = (sy2[0] + sy2[1]) + tp->D * uu;
-            vstore_n(gz + t * E, gyv * pre * (sz_ * (vsplat(1.0f) + zz * (vsplat(1.0f) - sz_))), nv);
-        }
+        if (z) vstore_n(gz + t * E, gzfbuf[tt] * ((sy0 + sy1) + tp->D * uu), nv);
         *gD += ds * uu;
         *gb += gdt;
     }
@@ -641,7 +732,7 @@ BV_EXPORT int bv_scan_bwd(const float *u, const float *dl, const float *z, const
     const int64_t nsuper = (nchunks + BV_SUPER - 1) / BV_SUPER;
     nthreads = bv_threads_for(nthreads, (double)batch * ntiles * VL * L * N);
     const size_t part = (size_t)(ntiles * S * N), nacc = (size_t)(ntiles * (2 * N + 2));
-    const size_t nscratch = (size_t)nthreads * (size_t)(2 * K * N + 2 * K);
+    const size_t nscratch = (size_t)nthreads * (size_t)BV_SCRATCH(K, N);
     int owned;
     vf *acc = (vf *)ws_acquire((nacc + nscratch) * sizeof(vf) + 2 * part * sizeof(float), &owned);
     if (!acc) return -2;
@@ -659,8 +750,9 @@ BV_EXPORT int bv_scan_bwd(const float *u, const float *dl, const float *z, const
         const int tid = 0, nthr = 1;
 #endif
         if (tid == 0) bv_last_threads = nthr;
-        vf *mine = scratch + (size_t)tid * (size_t)(2 * K * N + 2 * K);
-        const bv_scratch sc = {mine, mine + K * N, mine + 2 * K * N, mine + 2 * K * N + K};
+        vf *mine = scratch + (size_t)tid * (size_t)BV_SCRATCH(K, N);
+        const bv_scratch sc = {mine, mine + K * N, mine + 2 * K * N, mine + 2 * K * N + K, mine + 2 * K * N + 2 * K,
+                               mine + 2 * K * N + 3 * K};
         for (int64_t b = 0; b < batch; b++) {
             for (int64_t sb = nsuper - 1; sb >= 0; sb--) {
                 const int64_t c_first = sb * BV_SUPER;
