@@ -28,7 +28,12 @@ from fractions import Fraction
 from numbers import Rational, Real
 from typing import Any, NamedTuple
 
-__all__ = ["ConstantRateResampler", "Run", "TimestampError", "MAX_FRAME_GAP_SECONDS", "as_fraction", "exact", "frame_count"]
+__all__ = ["ConstantRateResampler", "Run", "TimestampError", "MAX_FPS", "MAX_FRAME_GAP_SECONDS", "as_fraction", "exact",
+           "frame_count"]
+
+#: Largest output frame rate a setting may ask for (transcoding ``fps``, JPEG ``jpeg_fps``). High-speed cameras record
+#: 240-960 fps; a higher target only repeats frames (``fps=1e6`` turns one second into a million encoded frames).
+MAX_FPS = 1000
 
 #: Longest time in seconds one decoded frame may be held (repeated) by the resampler. A corrupted timestamp (e.g. an
 #: ``stts`` delta of 2**31) claims a gap of days, which would be filled with millions of repeated frames; a real

@@ -17,7 +17,13 @@ from __future__ import annotations
 
 from numbers import Integral
 
-__all__ = ["short_side_size"]
+__all__ = ["short_side_size", "MAX_SHORT_SIDE"]
+
+#: Largest target shorter side, in pixels, that a setting may ask for (transcoding ``size``, JPEG ``jpeg_size``): 8K
+#: video (7680x4320 and 8192x4320) has a 4320-pixel shorter side. A saved processor config is untrusted input, and a
+#: larger target only upscales: ``size=8192`` turns a 176x144 clip into 10032x8192 frames (250 MB each) before the
+#: encoder fails, so such values are refused when the setting is made.
+MAX_SHORT_SIDE = 4320
 
 
 def _round_to_multiple(numerator: int, denominator: int, multiple: int) -> int:

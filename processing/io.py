@@ -12,6 +12,7 @@ import errno
 import os
 import stat
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -31,8 +32,12 @@ __all__ = ["read_video_bytes", "describe_video", "ACCEPTED_VIDEO_TYPES"]
 #: Human-readable list of what :func:`read_video_bytes` accepts (used in error messages).
 ACCEPTED_VIDEO_TYPES = (
     "a path (str or os.PathLike), bytes, bytearray, memoryview, a binary file object "
-    "(with .read()), a 1-D uint8 numpy array, or a 1-D uint8 torch tensor"
+    "(with .read()), a 1-D uint8 numpy array, a 1-D uint8 torch tensor, or a datasets Video(decode=False) value "
+    "({'bytes': ..., 'path': ...})"
 )
+
+#: The keys of a ``datasets.Video(decode=False)`` value (what a ``videofolder`` / Parquet ``Video`` column holds).
+VIDEO_VALUE_KEYS = ("bytes", "path")
 
 
 def _torch_module():
@@ -53,14 +58,24 @@ def _is_path(obj: Any) -> bool:
     return isinstance(obj, (str, os.PathLike))
 
 
+def _is_video_value(obj: Any) -> bool:
+    """A ``datasets.Video(decode=False)`` value: a mapping with ``bytes`` and/or ``path``."""
+    return isinstance(obj, Mapping) and any(key in obj for key in VIDEO_VALUE_KEYS)
+
+
+def _video_value_path(obj: Any) -> str | None:
+    path = obj.get("path")
+    return os.fsdecode(path) if isinstance(path, (str, bytes, os.PathLike)) else None
+
+
 def decoded_input_name(video: Any, data: np.ndarray, name: str | None = None) -> str:
-    """How decoding code names an input it has read into ``data``: ``name`` when given, a path or named file object by
-    its name, anything else by its length in bytes (``"<bytes of length N>"``)."""
+    """How decoding code names an input it has read into ``data``: ``name`` when given, a path, named file object or
+    ``Video`` value with a path by its name, anything else by its length in bytes (``"<bytes of length N>"``)."""
     if name is not None:
         return str(name)
     is_named = isinstance(video, (str, os.PathLike)) or (
         hasattr(video, "read") and isinstance(getattr(video, "name", None), (str, os.PathLike))
-    )
+    ) or (_is_video_value(video) and _video_value_path(video) is not None)
     return describe_video(video) if is_named else f"<bytes of length {data.size}>"
 
 
@@ -91,6 +106,13 @@ def describe_video(video: Any, name: str | None = None) -> str:
         if isinstance(file_name, (str, bytes, os.PathLike)):
             return f"<file object {os.fsdecode(file_name)!r}>"
         return f"<file object of type {type(video).__name__}>"
+    if _is_video_value(video):
+        path, data = _video_value_path(video), video.get("bytes")
+        if path is not None:
+            return describe_video(path)
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            return f"<Video value of {len(memoryview(data).cast('B'))} bytes>"
+        return "<Video value without bytes or path>"
     return f"<object of type {type(video).__name__}>"
 
 
@@ -265,6 +287,25 @@ def _from_tensor(video: Any, desc: str) -> np.ndarray:
         raise ValueError(f"Could not read the bytes of video {desc} on device {video.device}: {e}") from e
 
 
+def _from_video_value(video: Mapping, desc: str, max_bytes: int | None) -> np.ndarray:
+    """A ``datasets.Video(decode=False)`` value: its ``bytes`` when present (the path may then be only a file name,
+    e.g. in a Parquet dataset), else the file at its ``path``."""
+    data = video.get("bytes")
+    if data is not None:
+        if isinstance(data, (bytes, bytearray)):
+            return np.frombuffer(data, dtype=np.uint8)
+        if isinstance(data, memoryview):
+            return _from_memoryview(data, desc)
+        raise TypeError(f"Video value {desc}: 'bytes' must be bytes, got {type(data).__name__}")
+    path = video.get("path")
+    if path is None:
+        reason = "it is a Video value with neither 'bytes' nor 'path'"
+        raise InvalidVideoError(f"Video {desc}: {reason}", input_name=desc, reason=reason)
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"Video value {desc}: 'path' must be a str, got {type(path).__name__}")
+    return _read_path(path, desc, max_bytes)
+
+
 def read_video_bytes(
     video: Any,
     *,
@@ -289,7 +330,10 @@ def read_video_bytes(
               current position to the end;
             * a 1-D ``uint8`` numpy array — returned as-is (zero-copy);
             * a 1-D ``torch.uint8`` tensor — ``.numpy()`` view for CPU tensors (zero-copy), a
-              host copy for tensors on other devices.
+              host copy for tensors on other devices;
+            * a ``datasets.Video(decode=False)`` value, ``{"bytes": ..., "path": ...}`` (what a
+              ``videofolder`` or Parquet ``Video`` column holds) — its bytes when present, else the file
+              at its path (read as above).
         name: label for the input in error messages (defaults to the path, the file object's
             name, or a type/length description).
         max_bytes: optional upper limit on the size in bytes; larger inputs raise
@@ -330,9 +374,15 @@ def read_video_bytes(
         arr = _from_tensor(video, desc)
     elif hasattr(video, "read") and callable(video.read):
         arr = _read_file_object(video, desc, max_bytes)
+    elif _is_video_value(video):
+        arr = _from_video_value(video, desc, max_bytes)
     else:
+        hint = ""
+        if type(video).__name__ == "VideoDecoder":  # datasets' Video(decode=True) value (torchcodec)
+            hint = (" (a decoded datasets Video value: cast the column with "
+                    "dataset.cast_column(name, datasets.Video(decode=False)) so that rows hold the encoded file)")
         raise TypeError(
             f"Unsupported video input {desc}: expected {ACCEPTED_VIDEO_TYPES}, "
-            f"got {type(video).__module__}.{type(video).__qualname__}"
+            f"got {type(video).__module__}.{type(video).__qualname__}{hint}"
         )
     return _finish(arr, desc, max_bytes)

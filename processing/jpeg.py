@@ -32,13 +32,14 @@ import numpy as np
 
 from .deadline import DEFAULT_DECODE_TIMEOUT, Deadline, check_timeout
 from .decode import open_video
-from .frame_rate import ConstantRateResampler, TimestampError, frame_count
-from .frame_size import short_side_size
+from .frame_rate import MAX_FPS, ConstantRateResampler, TimestampError, frame_count
+from .frame_size import MAX_SHORT_SIDE, short_side_size
 from .io import _check_max_bytes, decoded_input_name, describe_video, read_video_bytes
 
 __all__ = [
     "DEFAULT_JPEG_QUALITY",
     "MIN_JPEG_SIZE",
+    "MAX_JPEG_NUM_FRAMES",
     "encode_jpeg",
     "frames_to_jpeg_bytes",
     "split_jpeg_stream",
@@ -48,8 +49,10 @@ __all__ = [
 
 #: Default JPEG quality (libjpeg's and Pillow's default as well).
 DEFAULT_JPEG_QUALITY = 75
-#: Smallest allowed target for the shorter side, in pixels.
+#: Smallest allowed target for the shorter side, in pixels (the largest is :data:`~.frame_size.MAX_SHORT_SIDE`).
 MIN_JPEG_SIZE = 8
+#: Most frames a JPEG-mode video may keep (``num_frames``): ten minutes at 16 fps, far above the paper's clips.
+MAX_JPEG_NUM_FRAMES = 10_000
 
 _ACCEPTED_IMAGE_TYPES = (
     "a PIL.Image.Image, a uint8 numpy array (H, W, 3), (H, W, 1) or (H, W), a uint8 torch tensor "
@@ -77,9 +80,10 @@ def _check_size(value: Any, name: str = "size") -> int | None:
             f"{name} must be an int >= {MIN_JPEG_SIZE} (target shorter side in pixels) or None, "
             f"got {type(value).__name__} {value!r}"
         )
-    if value < MIN_JPEG_SIZE:
+    if not MIN_JPEG_SIZE <= value <= MAX_SHORT_SIDE:
         raise ValueError(
-            f"{name} must be an int >= {MIN_JPEG_SIZE} (target shorter side in pixels) or None, got {value}"
+            f"{name} must be an int from {MIN_JPEG_SIZE} to {MAX_SHORT_SIDE} (target shorter side in pixels) or "
+            f"None, got {value}"
         )
     return int(value)
 
@@ -89,17 +93,20 @@ def _check_num_frames(value: Any, name: str = "num_frames") -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be a positive int or None, got {type(value).__name__} {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive int or None, got {value}")
+    if not 1 <= value <= MAX_JPEG_NUM_FRAMES:
+        raise ValueError(f"{name} must be an int from 1 to {MAX_JPEG_NUM_FRAMES} or None, got {value}")
     return int(value)
 
 
-def _check_positive_real(value: Any, name: str) -> int | float | None:
-    """A positive finite number or None; Fractions / numpy numbers become int or float (JSON-friendly)."""
+def _check_positive_real(value: Any, name: str, maximum: float = math.inf) -> int | float | None:
+    """A positive finite number (at most ``maximum``) or None; Fractions / numpy numbers become int or float
+    (JSON-friendly)."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) or not value > 0:
         raise ValueError(f"{name} must be a positive finite number or None, got {value!r}")
+    if value > maximum:
+        raise ValueError(f"{name} must be a number > 0 and <= {maximum} or None, got {value!r}")
     if isinstance(value, (int, float)) and not isinstance(value, (np.integer, np.floating)):
         return value
     return int(value) if float(value).is_integer() else float(value)
@@ -120,14 +127,15 @@ def validate_jpeg_settings(
 
     Raises:
         TypeError: ``quality``, ``size`` or ``num_frames`` is not an int.
-        ValueError: ``quality`` outside 1..100, ``size`` < 8, ``num_frames`` < 1, or a
-            non-positive ``fps`` / ``max_seconds``.
+        ValueError: ``quality`` outside 1..100, ``size`` outside 8..4320 (:data:`~.frame_size.MAX_SHORT_SIDE`),
+            ``num_frames`` outside 1..:data:`MAX_JPEG_NUM_FRAMES`, ``fps`` outside (0, 1000]
+            (:data:`~.frame_rate.MAX_FPS`) or a non-positive ``max_seconds``.
     """
     return {
         "quality": _check_quality(quality, prefix + "quality"),
         "size": _check_size(size, prefix + "size"),
         "num_frames": _check_num_frames(num_frames, prefix + "num_frames"),
-        "fps": _check_positive_real(fps, prefix + "fps"),
+        "fps": _check_positive_real(fps, prefix + "fps", MAX_FPS),
         "max_seconds": _check_positive_real(max_seconds, prefix + "max_seconds"),
     }
 

@@ -28,13 +28,14 @@ from av.video.frame import PictureType
 from .deadline import DEFAULT_DECODE_TIMEOUT, Deadline, check_timeout
 from .decode import invalid_video, open_video
 from .ffmpeg_logs import QUIET_ENCODER_PARAMS, quiet_ffmpeg_logs
-from .frame_rate import ConstantRateResampler, Run, as_fraction, frame_count
-from .frame_size import short_side_size
+from .frame_rate import MAX_FPS, ConstantRateResampler, Run, as_fraction, frame_count
+from .frame_size import MAX_SHORT_SIDE, short_side_size
 from .io import decoded_input_name, read_video_bytes
 
 __all__ = [
     "transcode_video",
     "CANONICAL_SETTINGS",
+    "MAX_BITRATE",
     "SUPPORTED_CODECS",
     "SUPPORTED_CONTAINERS",
     "validate_transcode_settings",
@@ -42,6 +43,10 @@ __all__ = [
 ]
 
 #: The paper's canonical format: H.264 in mp4, shorter side 384 px, 200 kbit/s, 25 fps, no audio.
+#: Largest video bitrate a setting may ask for, in bit/s: 1 Gbit/s, ten times a high-quality 4K stream (the
+#: canonical setting is 200 kbit/s).
+MAX_BITRATE = 1_000_000_000
+
 CANONICAL_SETTINGS: dict[str, Any] = {
     "codec": "h264",
     "container": "mp4",
@@ -159,7 +164,9 @@ def validate_transcode_settings(
 
     Raises:
         ValueError: unknown codec/container (the message lists the supported ones), a codec the
-            container cannot hold, or a non-positive size/bitrate/fps/max_seconds.
+            container cannot hold, a non-positive max_seconds, or size/bitrate/fps outside their bounds
+            (``size`` 2..:data:`~.frame_size.MAX_SHORT_SIDE`, ``bitrate`` 1..:data:`MAX_BITRATE`, ``fps``
+            in (0, :data:`~.frame_rate.MAX_FPS`]).
         TypeError: a setting of the wrong type.
     """
     if not isinstance(codec, str) or codec.lower() not in SUPPORTED_CODECS:
@@ -175,13 +182,13 @@ def validate_transcode_settings(
             f"Container {container!r} cannot hold codec {codec!r}; use one of {sorted(allowed)} "
             f"or another container"
         )
-    for key, value, minimum in (("size", size, 2), ("bitrate", bitrate, 1)):
+    for key, value, minimum, maximum in (("size", size, 2, MAX_SHORT_SIDE), ("bitrate", bitrate, 1, MAX_BITRATE)):
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError(f"{key} must be an int, got {type(value).__name__} {value!r}")
-        if value < minimum:
-            raise ValueError(f"{key} must be >= {minimum}, got {value}")
-    if isinstance(fps, bool) or not isinstance(fps, Real) or not math.isfinite(fps) or fps <= 0:
-        raise ValueError(f"fps must be a positive finite number, got {fps!r}")
+        if not minimum <= value <= maximum:
+            raise ValueError(f"{key} must be an int from {minimum} to {maximum}, got {value}")
+    if isinstance(fps, bool) or not isinstance(fps, Real) or not math.isfinite(fps) or not 0 < fps <= MAX_FPS:
+        raise ValueError(f"fps must be a number > 0 and <= {MAX_FPS}, got {fps!r}")
     if not isinstance(keep_audio, bool):
         raise TypeError(f"keep_audio must be a bool, got {type(keep_audio).__name__} {keep_audio!r}")
     if max_seconds is not None and (

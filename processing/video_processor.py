@@ -33,7 +33,7 @@ from .jpeg import (
 )
 from .transcode import CANONICAL_SETTINGS, transcode_video, validate_transcode_settings
 
-__all__ = ["BytesVideoProcessor", "BytesVideoKwargs", "INPUT_FORMATS", "DEFAULT_MAX_INPUT_BYTES"]
+__all__ = ["BytesVideoProcessor", "BytesVideoKwargs", "INPUT_FORMATS", "DEFAULT_MAX_INPUT_BYTES", "SETTING_MAXIMUMS"]
 
 #: Default ``max_input_bytes``: 2 GiB. The processor holds each input in memory (and the padded
 #: batch once more), so an unbounded default would let one huge or endless input exhaust memory.
@@ -145,13 +145,31 @@ _PADDING_ALIASES = {
 }
 
 
+#: Upper bounds of the byte-count settings. A saved processor config (``video_preprocessor_config.json``, e.g. from
+#: the Hub) is untrusted input, so every setting is checked against bounds no real use reaches, and a hostile value
+#: fails when the processor is made, with an error naming the setting and its bound. ``max_length`` with
+#: ``padding="max_length"`` and ``pad_to_multiple_of`` size the padded batch, allocated up front; ``max_input_bytes``
+#: is a limit (``None`` lifts it), bounded at 1 TiB so that a config cannot pass it off as one. The transcoding and
+#: JPEG settings have their own bounds (:data:`~.frame_size.MAX_SHORT_SIDE` for ``size`` / ``jpeg_size``,
+#: :data:`~.transcode.MAX_BITRATE`, :data:`~.frame_rate.MAX_FPS` for ``fps`` / ``jpeg_fps``,
+#: :data:`~.jpeg.MAX_JPEG_NUM_FRAMES`).
+SETTING_MAXIMUMS: dict[str, int] = {
+    "max_length": 2**32,  # 4 GiB per video, twice the default max_input_bytes
+    "pad_to_multiple_of": 2**20,  # 1 MiB; the models' pooling factors are 4**levels (64 for bytes-tiny)
+    "max_input_bytes": 2**40,  # 1 TiB
+}
+
+
 def _check_optional_positive_int(key: str, value: Any) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{key} must be a positive int or None, got {type(value).__name__} {value!r}")
+    maximum = SETTING_MAXIMUMS.get(key)
     if value < 1:
         raise ValueError(f"{key} must be a positive int or None, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{key} must be an int from 1 to {maximum} or None, got {value}")
     return int(value)
 
 
@@ -282,6 +300,10 @@ class BytesVideoProcessor(BaseVideoProcessor):
 
     All settings (see :class:`BytesVideoKwargs`) are saved to ``video_preprocessor_config.json``
     by :meth:`save_pretrained`, restored by :meth:`from_pretrained`, and can be overridden per call.
+    They are validated whenever a processor is made or called, a downloaded config included: a value of the wrong
+    type or outside its bounds (:data:`SETTING_MAXIMUMS`; transcoding ``size`` / ``jpeg_size`` <= 4320,
+    ``bitrate`` <= 1 Gbit/s, ``fps`` / ``jpeg_fps`` <= 1000, ``jpeg_num_frames`` <= 10,000) raises at once, naming the
+    setting and the bound.
     Standard transformers video kwargs such as ``num_frames`` or ``do_sample_frames`` (used by the
     video-classification pipeline) are accepted and ignored; unknown kwargs raise ``TypeError``.
 

@@ -246,7 +246,7 @@ def test_text_file_object_is_rejected(carphone_mp4):
         read_video_bytes(io.StringIO("hello"))
 
 
-@pytest.mark.parametrize("value", [123, 1.5, ["a.mp4"], {"path": "a.mp4"}, None, object()])
+@pytest.mark.parametrize("value", [123, 1.5, ["a.mp4"], {"file": "a.mp4"}, None, object()])
 def test_unsupported_types_list_the_accepted_ones(value):
     with pytest.raises(TypeError) as excinfo:
         read_video_bytes(value)
@@ -756,3 +756,51 @@ def test_to_dict_is_json_serialisable_and_repr_works():
     json.dumps(proc.to_dict())
     assert "BytesVideoProcessor" in repr(proc)
     assert proc.size == 320 and isinstance(proc.size, int) and isinstance(proc.max_length, int)
+
+
+# --------------------------------------------------------------------------- datasets Video values, hostile configs
+
+
+def test_datasets_video_values_are_read_like_paths_and_bytes(tmp_path, carphone_mp4):
+    """A ``datasets.Video(decode=False)`` value — what videofolder and Parquet Video columns hold — is read from its
+    bytes when present (the path may be only a file name) and else from its path; errors name the path."""
+    import datasets
+
+    expected = raw(carphone_mp4)
+    data = datasets.Dataset.from_dict({"video": [str(carphone_mp4), {"bytes": expected[:100], "path": "x.mp4"}]},
+                                      features=datasets.Features({"video": datasets.Video(decode=False)}))
+    rows = [data[0]["video"], data[1]["video"]]
+    assert rows[0] == {"bytes": None, "path": str(carphone_mp4)}
+    assert read_video_bytes(rows[0]).tobytes() == expected
+    assert read_video_bytes(rows[1]).tobytes() == expected[:100]
+    batch = BytesVideoProcessor()(rows, return_tensors="pt")
+    assert batch["input_ids"][0].numpy().tobytes() == expected and batch["attention_mask"][1].sum() == 100
+    with pytest.raises(FileNotFoundError, match="gone.mp4") as info:
+        BytesVideoProcessor()([rows[0], {"bytes": None, "path": str(tmp_path / "gone.mp4")}])
+    assert info.value.index == 1
+    with pytest.raises(ValueError, match="neither 'bytes' nor 'path'"):
+        read_video_bytes({"bytes": None, "path": None})
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "bound"),
+    [("size", 8192, "4320"), ("bitrate", 10**10, "1000000000"), ("fps", 1e6, "1000"), ("jpeg_size", 10_000, "4320"),
+     ("jpeg_num_frames", 10**7, "10000"), ("jpeg_fps", 5000, "1000"), ("max_length", 2**40, "4294967296"),
+     ("pad_to_multiple_of", 2**30, "1048576"), ("max_input_bytes", 2**50, "1099511627776")],
+)
+def test_hostile_saved_config_fails_at_load_naming_the_setting(tmp_path, setting, value, bound):
+    """A downloaded video_preprocessor_config.json is untrusted: an out-of-bounds setting raises when the processor is
+    loaded (before any video is touched), naming the setting and its bound. (Before the bounds, size=8192 spent ~50 s
+    and 250 MB per frame upscaling a 176x144 clip before x264 gave up.)"""
+    from transformers import AutoVideoProcessor
+
+    BytesVideoProcessor().save_pretrained(tmp_path)
+    path = tmp_path / "video_preprocessor_config.json"
+    config = json.loads(path.read_text())
+    config.update({setting: value, **({"transcode": True} if setting in ("size", "bitrate", "fps") else {})})
+    path.write_text(json.dumps(config))
+    for load in (BytesVideoProcessor.from_pretrained, AutoVideoProcessor.from_pretrained):
+        with pytest.raises(ValueError, match=rf"^{setting} must be .*{bound}"):
+            load(tmp_path)
+    # The bounds themselves are accepted.
+    BytesVideoProcessor(size=4320, fps=1000, bitrate=10**9, jpeg_size=4320, jpeg_num_frames=10_000, max_length=2**32)
