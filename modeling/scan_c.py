@@ -6,9 +6,9 @@ and the silu(z) gate in one pass; time-major, vectorised over channels, OpenMP o
 backward, which recomputes blocks of ``CHECKPOINT_INTERVAL`` positions from states saved by the forward (so the
 memory kept for training is O(B·E·N·L/64) instead of O(B·E·N·L)), and the causal depthwise convolution + bias + SiLU
 with its backward. The kernels read the layer's tensors where they are: a (batch, channels, length) argument may be a
-transposed view of a (batch, length, channels) tensor, as a Mamba layer's in_proj, conv, x_proj and dt_proj outputs
-are, and the outputs are time-major, so out_proj takes y without a copy. It needs no Python or torch headers: the first call compiles
-it with the system C compiler (``$CC``, else cc, gcc or clang) into a per-user cache directory (``$BYTEVID_HF_CACHE``,
+transposed view of a (batch, length, channels) tensor, as a Mamba layer's in_proj, x_proj and dt_proj outputs are,
+and the outputs are stored time-major, so out_proj takes y without a copy. The source needs no Python or torch
+headers: the first call compiles it with the system C compiler (``$CC``, else cc, gcc or clang) into a per-user cache directory (``$BYTEVID_HF_CACHE``,
 else ``$XDG_CACHE_HOME/bytevid_hf``, else ``~/.cache/bytevid_hf``), keyed by a hash of the source, the compiler, the
 flags and the machine; the shared object is written to a temporary name and renamed into place, so concurrent
 processes never see a half-written file. When no compiler is found or compilation fails, one warning is logged and
@@ -47,7 +47,6 @@ from torch import Tensor
 from .scan_c_source import C_SOURCE
 
 logger = logging.getLogger(__name__)
-
 
 
 def read_source() -> bytes:
@@ -376,6 +375,12 @@ def _check(rc: int, what: str) -> None:
         raise RuntimeError(f"C {what} failed with code {rc}")
 
 
+def _require_f32(what: str, *tensors: Tensor | None) -> None:
+    for t in tensors:
+        if t is not None and (t.dtype != torch.float32 or t.device.type != "cpu"):
+            raise TypeError(f"C {what}: fp32 CPU tensors only, got {t.dtype} on {t.device}")
+
+
 def _rows(t: Tensor) -> Tensor:
     """``t`` (batch, channels, length) with unit channel stride, as the kernels read it: a transposed view of a
     time-major tensor as it is, anything else as a time-major copy."""
@@ -410,6 +415,7 @@ def c_scan_forward(
     every 64 positions (B, ceil(L/64), N, E), kept for the backward (else an empty tensor)."""
     batch, channels, length = u.shape
     state = A.shape[1]
+    _require_f32("selective scan", u, delta, A, B, C, h0, D, z, delta_bias)
     u, delta, z, B, C = _rows(u), _rows(delta), None if z is None else _rows(z), _rows(B), _rows(C)
     A, D, delta_bias, h0 = _flat(A), _flat(D), _flat(delta_bias), _flat(h0)
     y = _time_major(batch, channels, length, u)
@@ -511,12 +517,6 @@ def _scan_backward(ctx, grad_y, grad_h, _grad_ckpt):
 c_scan_forward.register_autograd(_scan_backward, setup_context=_scan_setup_context)
 
 
-def c_scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, h0: Tensor) -> tuple[Tensor, Tensor]:
-    """The bare recurrence on the C kernel (Δ already positive; no bias, D or gate): fp32 CPU tensors, ``(y, h_L)``,
-    differentiable in every input."""
-    return c_scan_run(u, delta, A, B, C, None, None, None, False, h0, True)
-
-
 def c_scan_run(u, delta, A, B, C, D, z, delta_bias, delta_softplus, initial_state, return_final_state):
     """The ``"c"`` backend's ``run`` (:class:`.scan.ScanBackend`): the whole of :func:`.scan.selective_scan` —
     softplus(Δ + bias), the recurrence, D·u and the silu(z) gate — in one kernel pass, computed in fp32 and returned in
@@ -546,6 +546,7 @@ def c_conv_forward(
     With ``return_state`` also the state after x (its last K - 1 inputs, (B, E, K - 1)), else an empty tensor. fp32
     CPU tensors."""
     batch, channels, length = x.shape
+    _require_f32("causal convolution", x, weight, bias, state)
     x, weight, bias, state = _conv_args(x, weight, bias, state)
     out = _time_major(batch, channels, length, x)
     new_state = x.new_empty(batch, channels, weight.shape[1] - 1) if return_state else _empty(x)
@@ -613,7 +614,6 @@ __all__ = [
     "CHECKPOINT_INTERVAL",
     "c_conv_backward",
     "c_conv_forward",
-    "c_scan",
     "c_scan_backward",
     "c_scan_forward",
     "c_scan_run",
