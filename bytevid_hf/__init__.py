@@ -36,8 +36,10 @@ from .processing import (
     transcode_video,
 )
 from .auto import register_auto_classes
+from .hub.publish import install_push_to_hub
 
 register_auto_classes()
+install_push_to_hub()  # model.push_to_hub: the package's model card and code (bytevid_hf.hub.push_model)
 
 __version__ = "0.1.0"
 

@@ -163,6 +163,15 @@ class BytesVideoPreTrainedModel(SafeLoadingMixin, PreTrainedModel):
     supports_gradient_checkpointing = True
     _no_split_modules = ["BytesVideoMambaBlock", "BytesVideoAttentionBlock", "BytesVideoCausalConvBlock"]
     _is_stateful = True
+    #: What :meth:`push_to_hub` runs instead of transformers' upload: ``bytevid_hf.hub.push_model`` (the package's
+    #: model card and this code, for ``trust_remote_code``), set by ``import bytevid_hf``; ``None`` in remote code.
+    hub_publisher = None
+
+    def push_to_hub(self, repo_id: str, **kwargs):
+        """transformers' ``push_to_hub``; once ``bytevid_hf`` is imported, its publisher (card, code, same arguments)."""
+        if self.hub_publisher is None:
+            return PreTrainedModel.push_to_hub(self, repo_id, **kwargs)
+        return self.hub_publisher(self, repo_id, **kwargs)
 
     @property
     def is_gradient_checkpointing(self) -> bool:

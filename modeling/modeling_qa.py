@@ -94,6 +94,8 @@ class BytesVideoGemmaPreTrainedModel(SafeLoadingMixin, PreTrainedModel):
     _supports_flex_attn = True
     _supports_attention_backend = True
     is_gradient_checkpointing = BytesVideoPreTrainedModel.is_gradient_checkpointing  # no deprecation warning for peft
+    hub_publisher = None  # see BytesVideoPreTrainedModel
+    push_to_hub = BytesVideoPreTrainedModel.push_to_hub
 
     @torch.no_grad()
     def _init_weights(self, module):

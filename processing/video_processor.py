@@ -136,6 +136,8 @@ IGNORED_VIDEO_KWARGS: frozenset[str] = frozenset(VideosKwargs.__annotations__) -
 # Keys that transformers writes into / passes with saved configs; not settings.
 _METADATA_KEYS = ("video_processor_type", "image_processor_type", "processor_class", "feature_extractor_type")
 
+_UNSET = object()
+
 _PADDING_ALIASES = {
     True: "longest",
     "longest": "longest",
@@ -405,6 +407,22 @@ class BytesVideoProcessor(BaseVideoProcessor):
     def settings(self) -> dict[str, Any]:
         """The processor's current settings (a copy)."""
         return {key: copy.deepcopy(getattr(self, key)) for key in SETTING_NAMES}
+
+    def push_to_hub(self, repo_id: str, **kwargs: Any):
+        """transformers' ``push_to_hub``, saving with this class registered for ``AutoVideoProcessor`` (for the
+        save only), so that the repo also gets ``auto_map`` and the processor's code and loads with
+        ``trust_remote_code=True`` where bytevid_hf is not installed. The repo's model card is kept where there is one
+        (push the model, ``model.push_to_hub``, for the package's card)."""
+        cls = type(self)
+        previous = cls.__dict__.get("_auto_class", _UNSET)
+        cls.register_for_auto_class("AutoVideoProcessor")
+        try:
+            return super().push_to_hub(repo_id, **kwargs)
+        finally:
+            if previous is _UNSET:
+                del cls._auto_class
+            else:
+                cls._auto_class = previous
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable settings plus ``video_processor_type`` (and ``auto_map`` when set)."""

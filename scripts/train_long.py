@@ -44,10 +44,17 @@ from bytevid_hf.training.subsequence import SubsequenceDataset, SubsequenceTrain
 class LongVideoArguments:
     """Data and model for long-video training."""
 
-    data_dir: str | None = field(default=None, metadata={"help": "folder of class subfolders of videos"})
-    dataset_path: str | None = field(
-        default=None, metadata={"help": "datasets.save_to_disk folder with a binary 'video' and a 'label' column"}
-    )
+    data_dir: str | None = field(default=None, metadata={
+        "help": "folder of class subfolders of videos; with --dataset_name, load_dataset's data_dir"})
+    dataset_path: str | None = field(default=None, metadata={
+        "help": "local dataset with a video and a label column (save_to_disk, prepare_data.py output, Parquet ...)"})
+    dataset_name: str | None = field(default=None, metadata={
+        "help": "load_dataset name: a Hub dataset id, or videofolder with --data_dir"})
+    dataset_config: str | None = field(default=None, metadata={"help": "configuration name of --dataset_name"})
+    dataset_revision: str | None = field(default=None, metadata={"help": "revision of a Hub dataset"})
+    train_split: str = field(default="train", metadata={"help": "split to train on"})
+    video_column: str = field(default="video", metadata={"help": "video column (Video feature, bytes or paths)"})
+    label_column: str = field(default="label", metadata={"help": "label column (ClassLabel or int)"})
     random_videos: int = field(default=0, metadata={"help": "use N random byte strings instead (memory/speed check)"})
     random_length: int = field(default=1_000_000, metadata={"help": "bytes per random video"})
     preset: str = field(default="bytes-tiny", metadata={"help": "architecture preset for a new model"})
@@ -68,20 +75,24 @@ def load_rows(args: LongVideoArguments):
         return rows, ["a", "b"]
     import datasets
 
-    from bytevid_hf.training.finetune import load_video_folder
+    from bytevid_hf.processing import read_video_bytes
+    from bytevid_hf.training.finetune import load_data_arguments
 
-    if args.data_dir:
-        data = load_video_folder(args.data_dir)
-    elif args.dataset_path:
-        data = datasets.load_from_disk(args.dataset_path)
-    else:
-        raise SystemExit("train_long.py: give --data_dir, --dataset_path or --random_videos")
-    names = data.features["label"].names if hasattr(data.features["label"], "names") else None
+    if not (args.data_dir or args.dataset_path or args.dataset_name):
+        raise SystemExit("train_long.py: give --data_dir, --dataset_path, --dataset_name or --random_videos")
+    data = load_data_arguments(args)
+    if isinstance(data, datasets.DatasetDict):
+        data = data[args.train_split]
+    for column in (args.video_column, args.label_column):
+        if column not in data.column_names:
+            raise SystemExit(f"train_long.py: the dataset has no column {column!r}; columns: {data.column_names}")
+    feature = data.features[args.label_column]
+    names = feature.names if hasattr(feature, "names") else None
     rows = []
     for row in data:
-        ids = torch.frombuffer(bytearray(row["video"]), dtype=torch.uint8)
-        rows.append({"input_ids": ids[: args.max_bytes] if args.max_bytes else ids, "labels": int(row["label"])})
-    return rows, names or sorted({str(r["labels"]) for r in rows})
+        ids = torch.from_numpy(read_video_bytes(row[args.video_column]).copy())
+        rows.append({"input_ids": ids[: args.max_bytes] if args.max_bytes else ids, "labels": int(row[args.label_column])})
+    return rows, names or [str(i) for i in range(max(r["labels"] for r in rows) + 1)]
 
 
 def main(argv=None):
@@ -112,20 +123,22 @@ def main(argv=None):
     dataset = SubsequenceDataset(rows, k, align=align, seed=training_args.seed, replicas=world if parallel else 1)
     if training_args.max_steps <= 0:  # an iterable dataset needs max_steps: one step per video and epoch
         training_args.max_steps = max(1, int(training_args.num_train_epochs * len(rows)))
+    from bytevid_hf.training.finetune import data_description, finish_training
+
     trainer = SubsequenceTrainer(
         model=model,
         args=training_args,
         train_dataset=dataset,
         data_collator=collate_subsequences,
+        processing_class=BytesVideoProcessor(),  # saved (with its code) beside the model; the rows are bytes already
         callbacks=[SequenceParallelCallback(sequence_parallel=parallel)],
+        card_kwargs=data_description(args),
     )
     # --resume_from_checkpoint out/checkpoint-N continues an interrupted run exactly (tests/test_resume.py);
     # add --restore_callback_states_from_checkpoint to bring back the callback's unlogged statistics too
     result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
-    trainer.save_model()
     trainer.save_state()  # trainer_state.json: the log history (losses, sp_boundary_state_rms)
-    if trainer.is_world_process_zero():
-        BytesVideoProcessor().save_pretrained(training_args.output_dir)
+    finish_training(trainer)  # model + processor + code + card; pushed with --push_to_hub
     return result
 
 

@@ -297,6 +297,9 @@ def hub(tmp_path, monkeypatch):
         monkeypatch.setattr(constants, "ENDPOINT", server.url)
         monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", server.url + "/{repo_id}/resolve/{revision}/{filename}")
         monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
+        import transformers.utils.hub
+
+        monkeypatch.setattr(transformers.utils.hub, "_hf_api", None)  # its shared HfApi keeps the endpoint it was made with
         yield server
 
 
@@ -464,3 +467,77 @@ def test_push_to_hub_script_pushes_an_adapter_and_refuses_pickles(tmp_path, hub)
                             capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode != 0 and "extra.bin" in result.stderr and "safetensors only" in result.stderr
     assert ("model", "user/lora2") not in hub.hub.repos
+
+
+# --- Trainer and model.push_to_hub --------------------------------------------------------------------------------
+
+
+def _class_folder(root: Path, samples: dict[str, Path], copies: int = 2) -> Path:
+    for name, src in samples.items():
+        (root / name).mkdir(parents=True)
+        for i in range(copies):
+            (root / name / f"{i}.mp4").write_bytes(src.read_bytes()[: 2500 + 400 * i])
+    return root
+
+
+def _head_files(hub, repo_id: str) -> dict:
+    repo = hub.hub.repos[("model", repo_id)]
+    return repo.commits[repo.branches["main"]].files
+
+
+def test_run_finetuning_push_to_hub_loads_in_a_fresh_process_without_bytevid(tmp_path, hub, bikes_mp4, carphone_mp4):
+    """scripts/finetune.py --push_to_hub: run_finetuning's Trainer (given the processor) pushes model, processor, their
+    code and the package's card; a fresh process where bytevid_hf cannot be imported classifies a real mp4 with
+    pipeline(model="user/repo") and gets the scores of the trained model."""
+    from transformers import TrainingArguments, pipeline
+
+    from bytevid_hf.training.finetune import DataArguments, ModelArguments, run_finetuning
+
+    root = _class_folder(tmp_path / "videos", {"bikes": bikes_mp4, "carphone": carphone_mp4})
+    args = TrainingArguments(output_dir=str(tmp_path / "out"), push_to_hub=True, hub_model_id="user/finetuned",
+                             max_steps=2, per_device_train_batch_size=2, learning_rate=1e-3, report_to="none",
+                             save_strategy="no", disable_tqdm=True, use_cpu=True, seed=0)
+    metrics = run_finetuning(ModelArguments(preset="bytes-micro"),
+                             DataArguments(data_dir=str(root), max_length=2048, validation_fraction=0.5), args)
+    files = _head_files(hub, "user/finetuned")
+    assert pickle_files(tmp_path / "out") and not any(name.endswith((".bin", ".pt", ".pth")) for name in files)
+    assert CLASSIFIER_CODE | PROCESSOR_CODE | {"model.safetensors", "config.json", "video_preprocessor_config.json",
+                                                "README.md"} <= set(files)
+    card = ModelCard(files["README.md"].data.decode())
+    assert card.data.pipeline_tag == "video-classification" and card.data.library_name == "transformers"
+    assert {r.metric_type: r.metric_value for r in card.data.eval_results}["accuracy"] == \
+        round(metrics["eval_accuracy"], 6)
+    assert 'pipeline("video-classification", model="user/finetuned", trust_remote_code=True)' in card.text
+    # trainer.save_model's folder is the same checkpoint: pipeline(model=output_dir) in this process
+    local = pipeline("video-classification", model=str(tmp_path / "out"))(str(bikes_mp4), top_k=2)
+
+    got = run_python(f'''
+        import json, sys
+        from transformers import pipeline
+        clf = pipeline("video-classification", model="user/finetuned", trust_remote_code=True)
+        print("RESULT:" + json.dumps({{"preds": clf({str(bikes_mp4)!r}, top_k=2), "leaked": "bytevid_hf" in sys.modules,
+                                       "module": type(clf.model).__module__}}))
+    ''', {"HF_ENDPOINT": hub.url, "HF_HOME": str(tmp_path / "reader_home"), "HF_TOKEN": None}, block_bytevid=True)
+    assert got["module"].startswith("transformers_modules.") and not got["leaked"]
+    assert [p["label"] for p in got["preds"]] == [p["label"] for p in local]
+    assert [p["score"] for p in got["preds"]] == pytest.approx([p["score"] for p in local], abs=1e-6)
+
+
+def test_model_push_to_hub_gives_the_package_card_and_code(tmp_path, hub):
+    """With bytevid_hf imported, model.push_to_hub publishes like push_checkpoint (card, auto_map, code), and
+    processor.push_to_hub ships the processor's code; the repo holds the same files as push_checkpoint's."""
+    model = tiny_classifier(seed=6)
+    processor().push_to_hub("user/direct")
+    model.push_to_hub("user/direct", commit_message="model.push_to_hub", tags=["demo"])
+    push_checkpoint(model, "user/reference", processor())
+    direct, reference = _head_files(hub, "user/direct"), _head_files(hub, "user/reference")
+    assert set(direct) == set(reference)
+    card = ModelCard(direct["README.md"].data.decode())
+    assert card.data.pipeline_tag == "video-classification" and card.data.library_name == "transformers"
+    assert "demo" in card.data.tags and "bytevid" in card.data.tags
+    config = json.loads(direct["config.json"].data)
+    assert config["auto_map"]["AutoModelForVideoClassification"] == "modeling_bytevid.BytesVideoForClassification"
+    assert json.loads(direct["video_preprocessor_config.json"].data)["auto_map"] == {
+        "AutoVideoProcessor": "video_processor.BytesVideoProcessor"}
+    assert "_auto_class" not in BytesVideoForClassification.__dict__  # registrations were undone
+    assert "_auto_class" not in BytesVideoProcessor.__dict__

@@ -94,7 +94,12 @@ def test_load_video_folder(tmp_path, bikes_mp4, carphone_mp4):
     data = load_video_folder(root)
     assert data.features["label"].names == ["bikes", "carphone"]
     assert len(data) == 6
-    assert data[0]["video"] == bikes_mp4.read_bytes()[:3000]
+    assert data.features["video"] == datasets.Video(decode=False)  # paths, read when a batch is made
+    assert data[0]["video"] == {"bytes": None, "path": str(root / "bikes" / "0.mp4")}
+    batch = BytesVideoCollator(BytesVideoProcessor())([data[0], data[5]])
+    assert batch["input_ids"][0, :3000].numpy().tobytes() == bikes_mp4.read_bytes()[:3000]
+    assert batch["labels"].tolist() == [0, 1]
+    assert not data.cache_files  # in memory: nothing copied into (or cached in) the datasets cache
     with pytest.raises(FileNotFoundError, match="nope"):
         load_video_folder(tmp_path / "nope")
     (tmp_path / "empty" / "a").mkdir(parents=True)

@@ -37,9 +37,10 @@ PICKLE_PATTERNS = ("*.bin", "*.pt", "*.pth", "*.pkl", "*.pickle", "*.ckpt", "*.j
 _PROCESSOR_CONFIGS = ("video_preprocessor_config.json", "preprocessor_config.json", "processor_config.json")
 
 
-def _auto_classes_for(model, processor) -> list[tuple[type, str]]:
+def auto_classes_for(model, processor=None) -> list[tuple[type, str]]:
     """``[(class, auto class name)]`` to register for a bytevid model and its processor: the config, the model's own
-    head and the processor (a checkpoint ships the code of what it holds, nothing else)."""
+    head and the processor when given (a checkpoint ships the code of what it holds, nothing else). Raises
+    ``TypeError`` for a model that is not a bytevid model (e.g. a peft wrapper)."""
     from ..modeling import (
         BytesVideoConfig,
         BytesVideoForCausalLM,
@@ -61,8 +62,11 @@ def _auto_classes_for(model, processor) -> list[tuple[type, str]]:
     if head is None or not isinstance(model.config, (BytesVideoConfig, BytesVideoGemmaConfig)):
         raise TypeError(f"export_checkpoint expects a bytevid model, got {type(model).__name__} "
                         f"(config {type(model.config).__name__})")
-    processor_auto = "AutoProcessor" if isinstance(model.config, BytesVideoGemmaConfig) else "AutoVideoProcessor"
-    return [(type(model.config), "AutoConfig"), (type(model), head), (type(processor), processor_auto)]
+    pairs = [(type(model.config), "AutoConfig"), (type(model), head)]
+    if processor is not None:
+        processor_auto = "AutoProcessor" if isinstance(model.config, BytesVideoGemmaConfig) else "AutoVideoProcessor"
+        pairs.append((type(processor), processor_auto))
+    return pairs
 
 
 @contextlib.contextmanager
@@ -124,7 +128,7 @@ def export_checkpoint(
     if processor is None:
         raise ValueError("export_checkpoint needs the model's processor: pipelines and AutoVideoProcessor load it "
                          "from the checkpoint (pass the BytesVideoProcessor used for training)")
-    pairs = _auto_classes_for(model, processor)
+    pairs = auto_classes_for(model, processor)
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
         raise FileExistsError(f"export_checkpoint: {out_dir} is not empty; pass overwrite=True or choose a new folder")
@@ -136,12 +140,8 @@ def export_checkpoint(
     if results:
         (out_dir / "eval_results.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n",
                                                    encoding="utf-8")
-    card = render_model_card(
-        model.config, results, repo_id or out_dir.resolve().name, dataset_name, notes,
-        count_safetensors_parameters(out_dir), architecture=type(model).__name__, datasets=datasets,
-        base_model=base_model, license=license,
-    )
-    (out_dir / "README.md").write_text(card, encoding="utf-8")
+    write_checkpoint_card(out_dir, model, results, repo_id=repo_id, dataset_name=dataset_name, notes=notes,
+                          datasets=datasets, base_model=base_model, license=license)
     leftovers = pickle_files(out_dir)
     if leftovers:  # save_pretrained writes safetensors only; anything else came from elsewhere
         raise RuntimeError(f"export_checkpoint: pickle files in {out_dir}: {[str(p) for p in leftovers]}")
@@ -223,9 +223,11 @@ def convert_trainer_checkpoint(
 
 
 def _is_exported(folder: Path) -> bool:
+    """A folder to upload as it is: card, config with ``auto_map`` and no pickle files (a Trainer output folder has
+    the first two as well, but also ``training_args.bin`` and checkpoints: it is converted first)."""
     config = folder / "config.json"
     return (folder / "README.md").is_file() and config.is_file() and \
-        "auto_map" in json.loads(config.read_text(encoding="utf-8"))
+        "auto_map" in json.loads(config.read_text(encoding="utf-8")) and not pickle_files(folder)
 
 
 def _upload_folder(folder: Path, repo_id: str, *, token, private, revision, create_pr, commit_message):
@@ -280,6 +282,88 @@ def push_checkpoint(
                               commit_message=commit_message or "Upload bytevid checkpoint")
 
 
+def push_model(
+    model,
+    repo_id: str,
+    *,
+    commit_message: str | None = None,
+    commit_description: str | None = None,
+    private: bool | None = None,
+    token: str | bool | None = None,
+    revision: str | None = None,
+    create_pr: bool = False,
+    max_shard_size: int | str | None = "50GB",
+    tags: list[str] | None = None,
+    metrics: dict[str, Any] | None = None,
+    dataset_name: str = "unspecified",
+    datasets: list[str] | None = None,
+    base_model: str | None = None,
+    license: str = "apache-2.0",  # noqa: A002 - the Hub's field name
+):
+    """What ``model.push_to_hub(repo_id, ...)`` runs for a bytevid model once ``bytevid_hf`` is imported.
+
+    transformers' own ``push_to_hub`` uploads the weights and config with a generic card (no ``pipeline_tag``, no
+    ``library_name`` beyond transformers', no code), so the repo loads only where ``bytevid_hf`` is imported. This
+    uploads, in one commit, the weights (safetensors), ``config.json`` with ``auto_map``, the model code (written by
+    transformers' ``register_for_auto_class`` + ``save_pretrained``) and the package's model card
+    (:func:`~bytevid_hf.hub.model_card.render_model_card`: ``library_name``, ``pipeline_tag``, ``model-index`` with
+    ``metrics``). Files already in the repo (e.g. the processor of ``processor.push_to_hub``) are kept. Takes
+    transformers' ``push_to_hub`` arguments plus the card's; returns the ``CommitInfo``.
+    """
+    from huggingface_hub import HfApi
+
+    pairs = auto_classes_for(model)
+    model_tags = list(getattr(model, "model_tags", None) or [])
+    tags = list(dict.fromkeys([*model_tags, *([tags] if isinstance(tags, str) else tags or [])]))
+    api = HfApi(token=token)
+    repo_id = api.create_repo(repo_id, private=private, exist_ok=True).repo_id
+    if revision not in (None, "main"):
+        api.create_branch(repo_id, branch=revision, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="bytevid-push-") as tmp:
+        with registered_for_auto_classes(pairs):
+            model.save_pretrained(tmp, max_shard_size=max_shard_size)
+        write_checkpoint_card(tmp, model, metrics, repo_id=repo_id, dataset_name=dataset_name, datasets=datasets,
+                              base_model=base_model, license=license, tags=tags or None)
+        leftovers = pickle_files(tmp)
+        if leftovers:
+            raise RuntimeError(f"push_model: pickle files in the saved model: {[p.name for p in leftovers]}")
+        return api.upload_folder(repo_id=repo_id, folder_path=tmp, revision=revision, create_pr=create_pr,
+                                 commit_message=commit_message or "Upload model",
+                                 commit_description=commit_description)
+
+
+def write_checkpoint_card(
+    folder: str | os.PathLike,
+    model,
+    metrics: dict[str, Any] | None = None,
+    *,
+    repo_id: str | None = None,
+    **card_kwargs: Any,
+) -> Path:
+    """Write the package's model card for ``model`` (saved in ``folder``) to ``folder/README.md``; the parameter count
+    is read from the folder's safetensors files."""
+    folder = Path(folder)
+    card = render_model_card(
+        model.config, clean_metrics(metrics), repo_id or folder.resolve().name,
+        card_kwargs.pop("dataset_name", "unspecified"), card_kwargs.pop("notes", ""),
+        count_safetensors_parameters(folder), architecture=type(model).__name__, **card_kwargs,
+    )
+    path = folder / "README.md"
+    path.write_text(card, encoding="utf-8")
+    return path
+
+
+def install_push_to_hub() -> None:
+    """Make ``model.push_to_hub`` of the bytevid model classes publish with :func:`push_model` (called by
+    ``import bytevid_hf``; idempotent). The classes look for the publisher on themselves, so remote-code copies of
+    them, where ``bytevid_hf`` is absent, keep transformers' own ``push_to_hub``."""
+    from ..modeling.modeling_bytevid import BytesVideoPreTrainedModel
+    from ..modeling.modeling_qa import BytesVideoGemmaPreTrainedModel
+
+    BytesVideoPreTrainedModel.hub_publisher = staticmethod(push_model)
+    BytesVideoGemmaPreTrainedModel.hub_publisher = staticmethod(push_model)
+
+
 def push_adapter(
     adapter_or_path,
     repo_id: str,
@@ -309,6 +393,7 @@ def push_adapter(
 
 
 __all__ = [
-    "PICKLE_PATTERNS", "convert_trainer_checkpoint", "export_checkpoint", "find_trainer_checkpoint", "load_checkpoint",
-    "pickle_files", "push_adapter", "push_checkpoint",
+    "PICKLE_PATTERNS", "auto_classes_for", "convert_trainer_checkpoint", "export_checkpoint", "find_trainer_checkpoint",
+    "install_push_to_hub", "load_checkpoint", "pickle_files", "push_adapter", "push_checkpoint", "push_model",
+    "write_checkpoint_card",
 ]

@@ -1,4 +1,5 @@
-"""Trainer glue: video datasets from folders, the batch collator, and metrics for fine-tuning byte models."""
+"""Trainer glue: video datasets (folders, ``load_dataset`` names, saved/prepared data), the batch collator, and
+:func:`run_finetuning`, the fine-tuning run of ``scripts/finetune.py``."""
 
 from __future__ import annotations
 
@@ -10,35 +11,17 @@ from typing import Any
 import datasets
 import torch
 
-from ..data.sources import VIDEO_EXTENSIONS, walk_class_folders
-
-
-def load_video_folder(root: str | os.PathLike, extensions: tuple[str, ...] = VIDEO_EXTENSIONS) -> datasets.Dataset:
-    """Read ``root/<class_name>/<video>`` into a ``datasets.Dataset``.
-
-    Columns: ``video`` (binary: the encoded file bytes), ``label`` (``ClassLabel`` named after the subfolders, sorted)
-    and ``path``. Raises ``FileNotFoundError``/``ValueError`` naming the folder when it is missing or holds no videos.
-    """
-    class_names, files = walk_class_folders(root, extensions)
-    paths = [str(path) for path, _ in files]
-    labels = [label for _, label in files]
-
-    def rows():
-        for path, label in zip(paths, labels):
-            yield {"video": Path(path).read_bytes(), "label": label, "path": path}
-
-    features = datasets.Features(
-        {"video": datasets.Value("binary"), "label": datasets.ClassLabel(names=class_names), "path": datasets.Value("string")}
-    )
-    return datasets.Dataset.from_generator(rows, features=features)
+from ..data.loading import is_hub_dataset_id, load_video_dataset, load_video_folder
 
 
 @dataclass
 class BytesVideoCollator:
     """Batch rows of encoded videos for [`BytesVideoForClassification`].
 
-    Each row holds the video under ``video_column`` (bytes, path, or anything the processor reads) and an optional
-    label under ``label_column``. Returns ``input_ids`` (uint8 [B, L]), ``attention_mask`` and ``labels``.
+    Each row holds the video under ``video_column`` — bytes, a path, a ``datasets.Video(decode=False)`` value
+    (``{"bytes": ..., "path": ...}``, as in ``load_dataset("videofolder", ...)`` rows cast to ``decode=False``, or a
+    Parquet ``Video`` column), or anything else the processor reads — and an optional label under ``label_column``.
+    Returns ``input_ids`` (uint8 [B, L]), ``attention_mask`` and ``labels``.
     """
 
     processor: Any
@@ -101,11 +84,28 @@ class ModelArguments:
 class DataArguments:
     """Where the videos come from."""
 
-    data_dir: str | None = field(default=None, metadata={"help": "Folder of class subfolders of videos."})
-    dataset_path: str | None = field(
-        default=None, metadata={"help": "A datasets dataset saved with save_to_disk (Dataset or DatasetDict)."}
+    data_dir: str | None = field(
+        default=None,
+        metadata={"help": "Folder of class subfolders of videos (read as paths, anew every run). With --dataset_name, "
+                          "the data_dir passed to load_dataset (e.g. --dataset_name videofolder --data_dir videos/)."},
     )
-    video_column: str = field(default="video", metadata={"help": "Binary column with the encoded video bytes."})
+    dataset_path: str | None = field(
+        default=None,
+        metadata={"help": "A local dataset: saved with save_to_disk, a scripts/prepare_data.py output, or a folder "
+                          "that datasets.load_dataset reads (Parquet, ...)."},
+    )
+    dataset_name: str | None = field(
+        default=None,
+        metadata={"help": "datasets.load_dataset name: a Hub dataset id (user/videos), a local dataset folder, or a "
+                          "builder such as videofolder (with --data_dir)."},
+    )
+    dataset_config: str | None = field(default=None, metadata={"help": "Configuration name of --dataset_name."})
+    dataset_revision: str | None = field(default=None, metadata={"help": "Revision (branch, tag, commit) of a Hub "
+                                                                         "dataset."})
+    video_column: str = field(
+        default="video",
+        metadata={"help": "Video column: a datasets Video feature (read as the encoded file), bytes or paths."},
+    )
     label_column: str = field(default="label", metadata={"help": "Label column (ClassLabel or int)."})
     train_split: str = field(default="train", metadata={"help": "Split name for training (DatasetDict)."})
     eval_split: str | None = field(
@@ -122,13 +122,41 @@ class DataArguments:
     transcode: bool = field(default=False, metadata={"help": "Re-encode every video to the canonical format first."})
 
 
+def load_data_arguments(data_args) -> datasets.Dataset | datasets.DatasetDict:
+    """The dataset named by ``--data_dir`` / ``--dataset_path`` / ``--dataset_name`` (+ ``--dataset_config``,
+    ``--dataset_revision``; ``--data_dir`` is then load_dataset's ``data_dir``), videos as the processor reads them."""
+    name = getattr(data_args, "dataset_name", None)
+    given = [flag for flag, value in (("--data_dir", None if name else data_args.data_dir),
+                                      ("--dataset_path", data_args.dataset_path), ("--dataset_name", name)) if value]
+    if len(given) != 1:
+        raise ValueError("pass exactly one of --data_dir (class subfolders), --dataset_path (a local dataset) or "
+                         f"--dataset_name (a load_dataset name, e.g. a Hub dataset id); got {given or 'none'}")
+    if name:
+        return load_video_dataset(name, config=data_args.dataset_config, data_dir=data_args.data_dir,
+                                  revision=data_args.dataset_revision)
+    if data_args.dataset_path:
+        return load_video_dataset(data_args.dataset_path)
+    return load_video_folder(data_args.data_dir)
+
+
+def data_description(data_args) -> dict[str, Any]:
+    """Model-card fields for the data of a run: ``dataset_name`` (a description) and ``datasets`` (Hub ids)."""
+    name = getattr(data_args, "dataset_name", None)
+    if name:
+        config = getattr(data_args, "dataset_config", None)
+        return {"dataset_name": f"{name} ({config})" if config else str(name),
+                "datasets": [name] if is_hub_dataset_id(name) else None}
+    if getattr(data_args, "dataset_path", None):
+        return {"dataset_name": f"local dataset {Path(data_args.dataset_path).name}"}
+    if getattr(data_args, "data_dir", None):
+        return {"dataset_name": f"video folder {Path(data_args.data_dir).name}"}
+    if getattr(data_args, "train_file", None):
+        return {"dataset_name": f"{Path(data_args.train_file).name}"}
+    return {}
+
+
 def _load_splits(data_args: DataArguments) -> tuple[datasets.Dataset, datasets.Dataset | None]:
-    if (data_args.data_dir is None) == (data_args.dataset_path is None):
-        raise ValueError("pass exactly one of --data_dir (class subfolders) or --dataset_path (saved datasets dataset)")
-    if data_args.data_dir is not None:
-        data = load_video_folder(data_args.data_dir)
-    else:
-        data = datasets.load_from_disk(data_args.dataset_path)
+    data = load_data_arguments(data_args)
     if isinstance(data, datasets.DatasetDict):
         if data_args.train_split not in data:
             raise ValueError(f"dataset has no split {data_args.train_split!r}; splits: {list(data)}")
@@ -178,15 +206,17 @@ def run_finetuning(
 ) -> dict[str, float]:
     """Fine-tune with ``transformers.Trainer``; save model + processor to ``training_args.output_dir``.
 
-    ``callbacks`` are passed to the Trainer. Returns the final evaluation metrics (empty when there is no
-    evaluation split).
+    The Trainer is a :class:`~bytevid_hf.training.trainer.BytesVideoTrainer` given the processor: the output folder
+    holds model, processor, their code and the package's model card (with the final evaluation), so
+    ``pipeline("video-classification", model=output_dir)`` loads it; with ``--push_to_hub`` (+ ``--hub_model_id``)
+    that folder is pushed at the end (pickle files left out). ``callbacks`` are passed to the Trainer. Returns the
+    final evaluation metrics (empty when there is no evaluation split).
     """
-    from transformers import Trainer
-
     from ..modeling.configuration_bytevid import BytesVideoConfig
-    from .metrics import classification_metrics
     from ..modeling import BytesVideoForClassification
     from ..processing import BytesVideoProcessor
+    from .metrics import classification_metrics
+    from .trainer import BytesVideoTrainer
 
     train, evaluation = _load_splits(data_args)
     names = _label_names(train, data_args.label_column)
@@ -228,7 +258,8 @@ def run_finetuning(
         from .callbacks import TimeBudgetCallback
 
         callbacks.append(TimeBudgetCallback(data_args.max_train_minutes))
-    trainer = Trainer(
+    base_model = model_args.model_name_or_path
+    trainer = BytesVideoTrainer(
         model=model,
         args=training_args,
         train_dataset=train,
@@ -236,18 +267,29 @@ def run_finetuning(
         data_collator=BytesVideoCollator(
             processor, video_column=data_args.video_column, label_column=data_args.label_column
         ),
+        processing_class=processor,
         compute_metrics=classification_metrics(model.config.problem_type),
         callbacks=callbacks,
+        card_kwargs={**data_description(data_args),
+                     "base_model": base_model if base_model and not os.path.isdir(base_model) else None},
     )
     trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
-    trainer.save_model(training_args.output_dir)
-    processor.save_pretrained(training_args.output_dir)
     metrics: dict[str, float] = {}
     if evaluation is not None:
         metrics = trainer.evaluate()
         trainer.log_metrics("eval", metrics)
         trainer.save_metrics("eval", metrics)
+    finish_training(trainer)
     return metrics
 
 
-__all__ += ["ModelArguments", "DataArguments", "run_finetuning", "parse_config_overrides"]
+def finish_training(trainer) -> None:
+    """Save the model and processor to ``output_dir`` (with code and card) and, with ``--push_to_hub``, push it."""
+    if trainer.args.push_to_hub:
+        trainer.push_to_hub()  # saves first, then uploads output_dir
+    else:
+        trainer.save_model(trainer.args.output_dir)
+
+
+__all__ += ["ModelArguments", "DataArguments", "data_description", "finish_training", "load_data_arguments",
+            "run_finetuning", "parse_config_overrides"]

@@ -64,26 +64,38 @@ class NextByteCollator:
 
 
 def load_pretraining_videos(data_dir: str | None = None, dataset_path: str | None = None,
-                            video_column: str = "video") -> datasets.Dataset:
-    """Every video under ``data_dir`` (recursively, labels ignored) or a saved ``datasets`` dataset with a binary
-    ``video_column`` (e.g. the output of ``scripts/prepare_data.py``: ``OUT/dataset``)."""
-    if (data_dir is None) == (dataset_path is None):
-        raise ValueError("pass exactly one of data_dir (a folder of videos) or dataset_path (a saved dataset)")
-    if dataset_path is not None:
-        data = datasets.load_from_disk(dataset_path)
+                            video_column: str = "video", *, dataset_name: str | None = None,
+                            dataset_config: str | None = None, split: str = "train",
+                            revision: str | None = None) -> datasets.Dataset:
+    """The videos to pre-train on: every video under ``data_dir`` (recursively, labels ignored; rows hold paths, read
+    when a batch is made), a local dataset (``dataset_path``: ``save_to_disk``, a ``scripts/prepare_data.py`` output
+    or a folder ``load_dataset`` reads) or a ``load_dataset`` name (``dataset_name``: a Hub id, or ``"videofolder"``
+    with ``data_dir``), with a ``video_column`` (a ``Video`` feature, bytes or paths). ``split`` of a dataset with
+    several (default ``"train"``, else its first)."""
+    from ..data.loading import load_video_dataset
+
+    given = [flag for flag, value in (("data_dir", None if dataset_name else data_dir),
+                                      ("dataset_path", dataset_path), ("dataset_name", dataset_name)) if value]
+    if len(given) != 1:
+        raise ValueError("pass exactly one of data_dir (a folder of videos), dataset_path (a local dataset) or "
+                         f"dataset_name (a load_dataset name); got {given or 'none'}")
+    if dataset_name or dataset_path:
+        source = dataset_name or dataset_path
+        data = load_video_dataset(source, config=dataset_config, data_dir=data_dir, revision=revision) \
+            if dataset_name else load_video_dataset(source)
         if isinstance(data, datasets.DatasetDict):
-            data = data["train"] if "train" in data else next(iter(data.values()))
+            data = data[split] if split in data else next(iter(data.values()))
         if video_column not in data.column_names:
-            raise ValueError(f"dataset {dataset_path!r} has no column {video_column!r}; columns: {data.column_names}")
+            raise ValueError(f"dataset {str(source)!r} has no column {video_column!r}; columns: {data.column_names}")
         return data
     root = Path(data_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"video folder {str(root)!r} does not exist or is not a directory")
-    paths = sorted(str(p) for p in root.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
+    paths = sorted(os.path.abspath(p) for p in root.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
     if not paths:
         raise ValueError(f"video folder {str(root)!r} holds no files with extensions {VIDEO_EXTENSIONS}")
-    return datasets.Dataset.from_dict({video_column: [Path(p).read_bytes() for p in paths], "path": paths},
-                                      features=datasets.Features({video_column: datasets.Value("binary"),
+    return datasets.Dataset.from_dict({video_column: paths, "path": paths},
+                                      features=datasets.Features({video_column: datasets.Video(decode=False),
                                                                   "path": datasets.Value("string")}))
 
 
@@ -98,9 +110,17 @@ class PretrainingArguments:
     config_overrides: str | None = field(
         default=None, metadata={"help": 'JSON of BytesVideoConfig fields for a new model, e.g. {"reconstruction_size": 64}'}
     )
-    data_dir: str | None = field(default=None, metadata={"help": "folder of videos (searched recursively)"})
-    dataset_path: str | None = field(default=None, metadata={"help": "saved datasets dataset with a 'video' column"})
-    video_column: str = field(default="video", metadata={"help": "binary column of encoded videos"})
+    data_dir: str | None = field(
+        default=None, metadata={"help": "folder of videos (searched recursively); with --dataset_name, load_dataset's "
+                                        "data_dir (e.g. --dataset_name videofolder --data_dir videos/)"})
+    dataset_path: str | None = field(
+        default=None, metadata={"help": "local dataset with a 'video' column: save_to_disk, a prepare_data.py output, "
+                                        "or a folder load_dataset reads"})
+    dataset_name: str | None = field(default=None, metadata={"help": "load_dataset name: a Hub dataset id, ..."})
+    dataset_config: str | None = field(default=None, metadata={"help": "configuration name of --dataset_name"})
+    dataset_revision: str | None = field(default=None, metadata={"help": "revision of a Hub dataset"})
+    train_split: str = field(default="train", metadata={"help": "split to pre-train on"})
+    video_column: str = field(default="video", metadata={"help": "video column (Video feature, bytes or paths)"})
     max_length: int | None = field(default=65536, metadata={"help": "next-byte: bytes per training window"})
     crop: str = field(default="random", metadata={"help": "next-byte: which window of a longer video (random/start)"})
 
@@ -113,8 +133,11 @@ def default_learning_rate(preset: str, phase: str) -> float:
 
 
 def run_pretraining(args: PretrainingArguments, training_args, learning_rate_given: bool = True, callbacks=None):
-    """Pre-train with Trainer; save model + processor to ``training_args.output_dir``; return the TrainOutput."""
-    from transformers import Trainer
+    """Pre-train with Trainer (a :class:`~bytevid_hf.training.trainer.BytesVideoTrainer` given the processor); save
+    model, processor, code and card to ``training_args.output_dir`` (pushed with ``--push_to_hub``); return the
+    TrainOutput."""
+    from .finetune import data_description, finish_training
+    from .trainer import BytesVideoTrainer
 
     from ..modeling.configuration_bytevid import BytesVideoConfig
     from ..modeling import BytesVideoForCausalLM
@@ -150,13 +173,15 @@ def run_pretraining(args: PretrainingArguments, training_args, learning_rate_giv
         collator = RGBReconstructionCollator(processor, num_frames=model.config.reconstruction_frames,
                                              size=model.config.reconstruction_size)
     training_args.remove_unused_columns = False
-    data = load_pretraining_videos(args.data_dir, args.dataset_path, args.video_column)
-    trainer = Trainer(model=model, args=training_args, train_dataset=data, data_collator=collator,
-                      callbacks=list(callbacks or []))
+    data = load_pretraining_videos(args.data_dir, args.dataset_path, args.video_column, dataset_name=args.dataset_name,
+                                   dataset_config=args.dataset_config, split=args.train_split,
+                                   revision=args.dataset_revision)
+    trainer = BytesVideoTrainer(model=model, args=training_args, train_dataset=data, data_collator=collator,
+                                processing_class=processor, callbacks=list(callbacks or []),
+                                card_kwargs=data_description(args))
     result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
-    trainer.save_model(training_args.output_dir)
     trainer.save_state()
-    processor.save_pretrained(training_args.output_dir)
+    finish_training(trainer)
     return result
 
 

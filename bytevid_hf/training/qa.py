@@ -3,8 +3,9 @@
 
 Data: a CSV or JSON Lines manifest with columns ``video`` (or ``path``: a file path, absolute or relative to the
 manifest's folder), ``question``, ``answer`` and optionally ``choices`` (a list in JSONL, ``|``-separated in CSV; empty
-= open-ended), or a ``datasets`` dataset saved with ``save_to_disk`` holding the same columns (``video`` may then be
-the encoded bytes, e.g. from ``scripts/prepare_data.py``).
+= open-ended), or a ``datasets`` dataset holding the same columns — saved with ``save_to_disk``, a
+``scripts/prepare_data.py`` output, a local Parquet folder or a Hub dataset (``--dataset_name``; ``video`` may then be a
+``Video`` feature, read as the encoded file, or the encoded bytes).
 
 Model: a saved QA checkpoint (``--model_name_or_path``) or two pre-trained parts, a bytevid checkpoint
 (``--video_encoder``) and a Gemma causal LM with its tokenizer (``--language_model``). Everything trains by default
@@ -90,22 +91,31 @@ def load_qa_manifest(manifest: str | os.PathLike) -> datasets.Dataset:
     return datasets.Dataset.from_list(records, features=QA_FEATURES)
 
 
-def load_qa_data(path: str | os.PathLike, split: str | None = None) -> datasets.Dataset:
-    """A QA dataset from a manifest file (``.csv``/``.jsonl``) or a ``save_to_disk`` folder (``split`` of a
-    ``DatasetDict``, default ``"train"``)."""
-    path = Path(path)
-    if path.is_dir():
-        data = datasets.load_from_disk(str(path))
-        if isinstance(data, datasets.DatasetDict):
-            split = split or "train"
-            if split not in data:
-                raise ValueError(f"dataset {str(path)!r} has no split {split!r}; splits: {list(data)}")
-            data = data[split]
-        missing = [c for c in ("video", "question") if c not in data.column_names]
-        if missing:
-            raise ValueError(f"dataset {str(path)!r} has no column(s) {missing}; columns: {data.column_names}")
-        return data
-    return load_qa_manifest(path)
+def load_qa_data(path: str | os.PathLike | None = None, split: str | None = None, *, dataset_name: str | None = None,
+                 dataset_config: str | None = None, data_dir: str | None = None,
+                 revision: str | None = None) -> datasets.Dataset:
+    """A QA dataset from a manifest file (``.csv``/``.jsonl``), a local dataset folder (``save_to_disk``, a
+    ``scripts/prepare_data.py`` output, Parquet ...) or a ``load_dataset`` name (``dataset_name``: a Hub dataset id,
+    with ``dataset_config``, ``data_dir``, ``revision``); ``split`` of several (default ``"train"``). ``Video``
+    columns are read as the encoded file (``Video(decode=False)``)."""
+    from ..data.loading import load_video_dataset
+
+    if (path is None) == (dataset_name is None):
+        raise ValueError("pass exactly one of a manifest / local dataset path or dataset_name")
+    if path is not None and not Path(path).is_dir():
+        return load_qa_manifest(path)
+    source = str(path if path is not None else dataset_name)
+    data = load_video_dataset(source, config=dataset_config, data_dir=data_dir, revision=revision) \
+        if dataset_name is not None else load_video_dataset(source)
+    if isinstance(data, datasets.DatasetDict):
+        split = split or "train"
+        if split not in data:
+            raise ValueError(f"dataset {source!r} has no split {split!r}; splits: {list(data)}")
+        data = data[split]
+    missing = [c for c in ("video", "question") if c not in data.column_names]
+    if missing:
+        raise ValueError(f"dataset {source!r} has no column(s) {missing}; columns: {data.column_names}")
+    return data
 
 
 @dataclass
@@ -182,9 +192,17 @@ class QADataArguments:
     """Where the questions and videos come from."""
 
     train_file: str | None = field(
-        default=None, metadata={"help": "CSV/JSONL manifest (video, question, answer[, choices]) or a saved dataset."}
+        default=None, metadata={"help": "CSV/JSONL manifest (video, question, answer[, choices]) or a local dataset."}
     )
-    eval_file: str | None = field(default=None, metadata={"help": "Evaluation manifest or saved dataset (eval loss)."})
+    eval_file: str | None = field(default=None, metadata={"help": "Evaluation manifest or local dataset (eval loss)."})
+    dataset_name: str | None = field(
+        default=None, metadata={"help": "Instead of --train_file: a load_dataset name (Hub dataset id, ...) with "
+                                        "video, question, answer[, choices] columns."})
+    dataset_config: str | None = field(default=None, metadata={"help": "Configuration name of --dataset_name."})
+    dataset_revision: str | None = field(default=None, metadata={"help": "Revision of a Hub dataset."})
+    data_dir: str | None = field(default=None, metadata={"help": "load_dataset's data_dir for --dataset_name."})
+    train_split: str = field(default="train", metadata={"help": "Training split of --dataset_name / a dataset."})
+    eval_split: str | None = field(default=None, metadata={"help": "Evaluation split of --dataset_name."})
     max_video_bytes: int | None = field(default=None, metadata={"help": "Truncate every video to this many bytes."})
     transcode: bool = field(default=False, metadata={"help": "Re-encode every video to the canonical format first."})
     use_chat_template: bool = field(default=True, metadata={"help": "Render prompts with the chat template."})
@@ -308,10 +326,13 @@ def run_qa_finetuning(model_args: QAModelArguments, data_args: QADataArguments, 
     to ``output_dir``, so the output loads with ``BytesVideoGemmaForQA.from_pretrained`` either way.
     Returns the ``TrainOutput``.
     """
-    from transformers import Trainer
+    from ..hub import auto_classes_for, push_checkpoint, registered_for_auto_classes
+    from .finetune import data_description, finish_training
+    from .trainer import BytesVideoTrainer
 
-    if not data_args.train_file:
-        raise ValueError("pass --train_file (a CSV/JSONL manifest or a saved dataset)")
+    if bool(data_args.train_file) == bool(data_args.dataset_name):
+        raise ValueError("pass --train_file (a CSV/JSONL manifest or a local dataset) or --dataset_name (a "
+                         "load_dataset name, e.g. a Hub dataset id)")
     model, processor = build_qa_model_and_processor(model_args)
     if data_args.max_video_bytes is not None:
         processor.video_processor.max_length = data_args.max_video_bytes
@@ -320,33 +341,59 @@ def run_qa_finetuning(model_args: QAModelArguments, data_args: QADataArguments, 
         processor.video_processor.transcode = True
     model = prepare_for_training(model, model_args)
 
-    train = load_qa_data(data_args.train_file)
-    evaluation = load_qa_data(data_args.eval_file) if data_args.eval_file else None
+    hub = {"dataset_name": data_args.dataset_name, "dataset_config": data_args.dataset_config,
+           "data_dir": data_args.data_dir, "revision": data_args.dataset_revision}
+    if data_args.train_file:
+        train = load_qa_data(data_args.train_file, data_args.train_split)
+    else:
+        train = load_qa_data(split=data_args.train_split, **hub)
+    if data_args.eval_file:
+        evaluation = load_qa_data(data_args.eval_file, data_args.eval_split)
+    elif data_args.dataset_name and data_args.eval_split:
+        evaluation = load_qa_data(split=data_args.eval_split, **hub)
+    else:
+        evaluation = None
     for name, data in (("train", train), ("eval", evaluation)):
         if data is not None and any(answer is None for answer in data["answer"]):
             raise ValueError(f"the {name} data has rows without an answer; every training question needs one")
     training_args.remove_unused_columns = False  # the collator needs the raw columns
-    trainer = Trainer(
+    card_kwargs = {**data_description(data_args), "base_model": model_args.language_model
+                   if model_args.language_model and not os.path.isdir(model_args.language_model) else None}
+    trainer = BytesVideoTrainer(
         model=model,
         args=training_args,
         train_dataset=train,
         eval_dataset=evaluation,
         data_collator=BytesVideoQACollator(processor, use_chat_template=data_args.use_chat_template),
+        processing_class=processor,
         callbacks=list(callbacks or []),
+        card_kwargs=card_kwargs,
     )
     result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
-    output_dir = training_args.output_dir
-    if model_args.lora_r:
-        trainer.model.save_pretrained(os.path.join(output_dir, "lora_adapter"))
-        trainer.model.merge_and_unload().save_pretrained(output_dir)
-    else:
-        trainer.save_model(output_dir)
-    processor.save_pretrained(output_dir)
-    trainer.save_state()
     if evaluation is not None:
         metrics = trainer.evaluate()
         trainer.log_metrics("eval", metrics)
         trainer.save_metrics("eval", metrics)
+    trainer.save_state()
+    output_dir = training_args.output_dir
+    if not model_args.lora_r:
+        finish_training(trainer)  # model, processor, code and card (pushed with --push_to_hub)
+        return result
+    # LoRA: the adapter (+ the trained video side) and, in output_dir, the merged model with processor, code and card
+    if trainer.is_world_process_zero():
+        trainer.model.save_pretrained(os.path.join(output_dir, "lora_adapter"))
+        merged = trainer.model.merge_and_unload()
+        with registered_for_auto_classes(auto_classes_for(merged, processor)):
+            merged.save_pretrained(output_dir)
+            processor.save_pretrained(output_dir)
+        from ..hub import write_checkpoint_card
+
+        write_checkpoint_card(output_dir, merged, trainer.last_eval_metrics(), repo_id=trainer.card_repo_id(),
+                              **{k: v for k, v in card_kwargs.items() if v is not None})
+        if training_args.push_to_hub:  # the merged model, converted to a clean folder (no pickles) and pushed
+            push_checkpoint(output_dir, trainer.hub_model_id, private=training_args.hub_private_repo,
+                            revision=training_args.hub_revision, token=training_args.hub_token,
+                            commit_message="End of training", **card_kwargs)
     return result
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 from torch.utils.data import IterableDataset
-from transformers import Trainer
+from .trainer import BytesVideoTrainer
 
 
 def subsequence_bounds(length: int, num_subsequences: int, align: int) -> list[tuple[int, int]]:
@@ -69,7 +69,7 @@ def train_with_state_carry(model, input_ids, attention_mask, labels, num_subsequ
     return total
 
 
-class SubsequenceTrainer(Trainer):
+class SubsequenceTrainer(BytesVideoTrainer):
     """``Trainer`` for :class:`SubsequenceDataset`: each micro-batch continues the state the previous one ended in.
 
     With ``per_device_train_batch_size=1`` and ``gradient_accumulation_steps=num_subsequences`` the K micro-batches
@@ -78,6 +78,7 @@ class SubsequenceTrainer(Trainer):
     where ``subsequence_index == 0`` (a new video). The carried cache is the trainer's, not the model's; it is reset
     at every new video, so checkpoints (written between optimizer steps) never hold a pending state and
     ``resume_from_checkpoint`` reproduces the uninterrupted run. Evaluation and prediction pieces are independent.
+    Saving and pushing are :class:`~bytevid_hf.training.trainer.BytesVideoTrainer`'s (card, code, processor).
     """
 
     def __init__(self, *args, **kwargs):
