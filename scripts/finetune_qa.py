@@ -2,7 +2,10 @@
 """Fine-tune the video-bytes encoder + Gemma LM for video question answering (paper Table 6) with transformers.Trainer.
 
 Data: a CSV or JSON Lines manifest with columns video (path, absolute or relative to the manifest), question, answer
-and optionally choices (a JSON list, or '|'-separated in CSV; empty = open-ended). Multiple-choice answers may be the
+and optionally choices (a JSON list, or '|'-separated in CSV; empty = open-ended) — --train_file / --eval_file, which
+may also be a local dataset folder — or a datasets dataset with those columns: --dataset_name (a Hub dataset id or a
+load_dataset name; --dataset_config, --dataset_revision, --data_dir, --train_split, --eval_split), whose video column
+may be a Video feature (read as the encoded file). Multiple-choice answers may be the
 letter, the index or the option's text; the model is trained to answer with the letter.
 
 Model: --model_name_or_path (a saved QA checkpoint), or --video_encoder (any bytevid checkpoint: its `bytevid.`

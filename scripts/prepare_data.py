@@ -2,18 +2,24 @@
 """Prepare an augmented video dataset offline: K augmented encodings per video, resumable, parallel, shardable.
 
 Every video is decoded, augmented in RGB space and re-encoded ``--num_augmentations`` times
-(``bytevid_hf.processing.augment.VideoAugmenter``); the result is a ``datasets`` dataset that training reads with
-``datasets.load_from_disk(OUTPUT_DIR + "/dataset")`` (or ``bytevid_hf.data.load_prepared_dataset(OUTPUT_DIR)``), e.g.
-``python scripts/finetune.py --dataset_path OUTPUT_DIR/dataset``. The logic lives in :mod:`bytevid_hf.data`.
+(``bytevid_hf.processing.augment.VideoAugmenter``); the result is a Parquet dataset with a ``Video`` column and a
+dataset card, which ``datasets.load_dataset(OUTPUT_DIR)`` reads, training reads with
+``python scripts/finetune.py --dataset_path OUTPUT_DIR`` and ``--push_to_hub user/name`` puts on the Hub (then
+``--dataset_name user/name``). The logic lives in :mod:`bytevid_hf.data`.
 
 Input (one of):
     --video_dir DIR     DIR/<class_name>/**/<video>: labels from the subfolder names (sorted).
     --manifest FILE     CSV or JSONL with columns path, label[, question, answer, choices]; paths may be relative to
                         the manifest's folder; choices is a JSON list (JSONL) or a "|"-separated string (CSV).
+    --dataset_name NAME a datasets dataset: a Hub id (user/videos), a local dataset folder, or videofolder with
+                        --data_dir; --dataset_config, --dataset_split (default train), --video_column (a Video
+                        feature, bytes or paths) and --label_column (ClassLabel, int or str) select what is read.
 
 Output (--output_dir OUT):
-    OUT/dataset/            merged datasets.Dataset (save_to_disk): columns video (binary), label (ClassLabel),
-                            source_id (path relative to the input root), augmentation_seed (int; -1 = the
+    OUT/README.md           the dataset card: YAML naming the shards, the features (ClassLabel names, Video) and sizes.
+    OUT/data/train-NNNNN-of-NNNNN.parquet   the dataset, shards of --max_shard_size (default 500MB): columns video
+                            (Video: the encoded file's bytes + a file name), label (ClassLabel), source_id (path
+                            relative to the input root, or the input dataset's row), augmentation_seed (int; -1 = the
                             non-augmented transcode of --include_original), augmentation (JSON of the augmenter
                             settings) [+ question, answer, choices]; rows sorted by (source_id, augmentation_seed).
     OUT/units/unit-NNNNNN.arrow   one file per finished work unit (--videos_per_unit videos x their encodings),
@@ -26,6 +32,7 @@ rerun the same command; finished units are skipped, nothing is duplicated or los
 
 Examples:
     python scripts/prepare_data.py --video_dir videos/ --output_dir prepared/ --num_augmentations 4 --num_proc 8
+    python scripts/prepare_data.py --dataset_name user/videos --output_dir prepared/ --push_to_hub user/videos-aug4
     python scripts/prepare_data.py --manifest qa.jsonl --output_dir prepared/ --num_augmentations 2 \\
         --include_original --size 256 --max_seconds 10 --disable_ops cutout,invert
 
@@ -58,9 +65,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    src = parser.add_argument_group("input (one of --video_dir / --manifest; neither with --merge)")
+    src = parser.add_argument_group("input (one of --video_dir / --manifest / --dataset_name; none with --merge)")
     src.add_argument("--video_dir", help="folder of class subfolders of videos")
     src.add_argument("--manifest", help="CSV or JSONL with columns path,label[,question,answer,choices]")
+    src.add_argument("--dataset_name", help="datasets.load_dataset name: a Hub dataset id, a local dataset folder, or "
+                                            "videofolder (with --data_dir)")
+    src.add_argument("--dataset_config", help="configuration name of --dataset_name")
+    src.add_argument("--dataset_split", default="train", help="split of --dataset_name to prepare (default train)")
+    src.add_argument("--dataset_revision", help="revision of a Hub dataset")
+    src.add_argument("--data_dir", help="load_dataset's data_dir for --dataset_name (e.g. a videofolder tree)")
+    src.add_argument("--video_column", default="video", help="video column of --dataset_name (default video)")
+    src.add_argument("--label_column", default="label", help="label column of --dataset_name (default label)")
     src.add_argument("--class_names", help="comma-separated class names fixing the label order (manifest input)")
 
     out = parser.add_argument_group("output and work split")
@@ -79,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="only merge the finished units of every shard into OUTPUT_DIR/dataset (no encoding)")
     merge.add_argument("--no_merge", action="store_true", help="do not merge automatically when all units exist")
     out.add_argument("--cleanup_units", action="store_true", help="delete OUTPUT_DIR/units after the merge")
+    out.add_argument("--max_shard_size", default="500MB", help="bytes per Parquet shard of the dataset (default 500MB)")
+    out.add_argument("--push_to_hub", metavar="REPO_ID",
+                     help="after the merge, push the dataset (shards + card) to this Hub dataset repo")
+    out.add_argument("--private", action="store_true", help="create the --push_to_hub repo as private")
+    out.add_argument("--hub_revision", help="branch to push to (created from main when missing)")
     out.add_argument("--skip_bad", action="store_true",
                      help="skip (and list in skipped.jsonl) videos that cannot be decoded, instead of failing")
     out.add_argument("--no_progress", action="store_true", help="no progress bar")
@@ -141,25 +161,43 @@ def main(argv: list[str] | None = None):
 
     if not args.output_dir:
         parser.error("--output_dir is required")
-    from bytevid_hf.data import merge_units, prepare_dataset
+    from bytevid_hf.data import merge_units, prepare_dataset, push_prepared_dataset
 
     if args.merge:
-        if args.video_dir or args.manifest:
-            parser.error("--merge only merges existing units: do not pass --video_dir/--manifest with it")
-        return merge_units(args.output_dir, cleanup_units=args.cleanup_units)
-    if (args.video_dir is None) == (args.manifest is None):
-        parser.error("pass exactly one of --video_dir or --manifest (or --merge to merge finished shards)")
-    if args.class_names and not args.manifest:
-        parser.error("--class_names applies to --manifest input (folder classes are the subfolder names)")
+        if args.video_dir or args.manifest or args.dataset_name:
+            parser.error("--merge only merges existing units: do not pass --video_dir/--manifest/--dataset_name")
+        dataset = merge_units(args.output_dir, cleanup_units=args.cleanup_units, max_shard_size=args.max_shard_size)
+        _push(args, push_prepared_dataset)
+        return dataset
+    inputs = [flag for flag in ("video_dir", "manifest", "dataset_name") if getattr(args, flag)]
+    if len(inputs) != 1:
+        parser.error("pass exactly one of --video_dir, --manifest or --dataset_name (or --merge to merge finished "
+                     "shards)")
+    if args.class_names and args.video_dir:
+        parser.error("--class_names applies to --manifest / --dataset_name input (folder classes are the subfolder "
+                     "names)")
+    if args.data_dir and not args.dataset_name:
+        parser.error("--data_dir is load_dataset's data_dir: use it with --dataset_name (e.g. videofolder)")
     try:
         augmenter = make_augmenter(args)
     except (ValueError, TypeError) as e:
         parser.error(str(e))
     class_names = [c.strip() for c in args.class_names.split(",")] if args.class_names else None
+    source, description = None, None
+    if args.dataset_name:
+        from bytevid_hf.data import load_video_dataset
+
+        source = load_video_dataset(args.dataset_name, config=args.dataset_config, data_dir=args.data_dir,
+                                    split=args.dataset_split, revision=args.dataset_revision)
+        description = {"dataset_name": args.dataset_name, "config": args.dataset_config, "split": args.dataset_split,
+                       "data_dir": args.data_dir, "revision": args.dataset_revision}
     dataset = prepare_dataset(
         args.output_dir,
         video_dir=args.video_dir,
         manifest=args.manifest,
+        dataset=source,
+        video_column=args.video_column,
+        label_column=args.label_column,
         augmenter=augmenter,
         num_augmentations=args.num_augmentations,
         include_original=args.include_original,
@@ -173,11 +211,22 @@ def main(argv: list[str] | None = None):
         class_names=class_names,
         cleanup_units=args.cleanup_units,
         progress=not args.no_progress,
+        max_shard_size=args.max_shard_size,
+        input_description=description,
     )
     if dataset is not None:
-        print(f"dataset: {os.path.join(args.output_dir, 'dataset')} ({dataset.num_rows} rows); "
-              f"load it with datasets.load_from_disk")
+        print(f"dataset: {args.output_dir} ({dataset.num_rows} rows, Parquet + dataset card); load it with "
+              f"datasets.load_dataset({args.output_dir!r}) or train with --dataset_path {args.output_dir}")
+        _push(args, push_prepared_dataset)
+    elif args.push_to_hub:
+        print("not pushed: the dataset is not merged yet (units of other shards are missing)")
     return dataset
+
+
+def _push(args: argparse.Namespace, push) -> None:
+    if args.push_to_hub:
+        info = push(args.output_dir, args.push_to_hub, private=args.private or None, revision=args.hub_revision)
+        print(f"pushed to the Hub dataset repo {args.push_to_hub}: {info.commit_url}")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,10 @@ Examples:
     python scripts/train_long.py --data_dir videos/ --preset bytes-tiny --num_subsequences 8 \
         --output_dir out --num_train_epochs 1 --learning_rate 5e-5 --logging_steps 1
 
+    # a Hub dataset (or --dataset_name videofolder --data_dir videos/), pushed at the end
+    python scripts/train_long.py --dataset_name user/long-videos --preset bytes-tiny --num_subsequences 8 \
+        --output_dir out --push_to_hub --hub_model_id user/bytevid-long
+
     # 4 CPU processes (gloo), each holding a quarter of every piece
     torchrun --nproc-per-node 4 scripts/train_long.py --data_dir videos/ --preset bytes-micro \
         --num_subsequences 4 --output_dir out --max_steps 100

@@ -289,14 +289,20 @@ def hub(tmp_path, monkeypatch):
         monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
         monkeypatch.setenv("HF_HOME", str(tmp_path / "pusher_home"))
         monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)  # CI runs offline; this "Hub" is local
+        monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+        import datasets.config
         import huggingface_hub.constants as constants
 
         monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+        monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)  # datasets keeps its own copy
 
         # huggingface_hub reads HF_ENDPOINT once, at import: point this process's copies at the server too
         monkeypatch.setattr(constants, "ENDPOINT", server.url)
         monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", server.url + "/{repo_id}/resolve/{revision}/{filename}")
         monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
+        monkeypatch.setattr(datasets.config, "HF_ENDPOINT", server.url)  # and datasets its own copies
+        monkeypatch.setattr(datasets.config, "HUB_DATASETS_URL",
+                            server.url + "/datasets/{repo_id}/resolve/{revision}/{path}")
         import transformers.utils.hub
 
         monkeypatch.setattr(transformers.utils.hub, "_hf_api", None)  # its shared HfApi keeps the endpoint it was made with

@@ -37,6 +37,8 @@ from bytevid_hf.data import (
 from bytevid_hf.processing import transcode_video
 from bytevid_hf.data.synthetic import SyntheticVideoTask
 
+from test_hub import hub  # noqa: E402,F401 - the local Hub server fixture
+
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "prepare_data.py"
 sys.path.insert(0, str(REPO / "scripts"))
@@ -109,11 +111,13 @@ def test_folder_cli_columns_and_determinism(video_dir, tmp_path):
     out_a, out_b = tmp_path / "a", tmp_path / "b"
     args = ["--video_dir", str(video_dir), "--num_augmentations", "2", "--include_original", "--videos_per_unit", "4"]
     ds = prepare_data.main(args + ["--output_dir", str(out_a)] + AUG_ARGS)
-    assert datasets.load_from_disk(str(out_a / "dataset"))[:]["source_id"] == ds["source_id"]
+    # Parquet shards with a Video column and a dataset card: plain load_dataset reads them
+    assert sorted(p.name for p in (out_a / "data").iterdir()) == ["train-00000-of-00001.parquet"]
+    assert datasets.load_dataset(str(out_a), split="train")["source_id"] == ds["source_id"]
 
     assert ds.features["label"].names == ["0_no_cuts", "1_one_cut"]
     assert isinstance(ds.features["label"], datasets.ClassLabel)
-    assert ds.features["video"] == datasets.Value("binary")
+    assert ds.features["video"] == datasets.Video(decode=False)
     assert set(ds.column_names) == {"video", "label", "source_id", "augmentation_seed", "augmentation"}
     ids = source_ids(video_dir)
     assert ds.num_rows == NUM_VIDEOS * 3
@@ -128,9 +132,12 @@ def test_folder_cli_columns_and_determinism(video_dir, tmp_path):
     first = ds.filter(lambda r: r["source_id"] == ids[0])
     assert first["augmentation_seed"][0] == ORIGINAL_SEED and json.loads(first["augmentation"][0])["original"]
     original = (video_dir / ids[0]).read_bytes()
-    assert first["video"][0] == transcode_video(original, size=64, bitrate=50_000, max_seconds=1)
-    assert first["video"][1] == real_augmenter()(original, first["augmentation_seed"][1])
-    assert len({bytes(v) for v in first["video"]}) == 3
+    assert first["video"][0]["bytes"] == transcode_video(original, size=64, bitrate=50_000, max_seconds=1)
+    assert first["video"][1]["bytes"] == real_augmenter()(original, first["augmentation_seed"][1])
+    assert len({v["bytes"] for v in first["video"]}) == 3
+    stem = ids[0].rsplit(".", 1)[0]  # each row's Video path is a file name: source, seed, container
+    assert [v["path"] for v in first["video"]] == [f"{stem}.original.mp4"] + [
+        f"{stem}.{seed}.mp4" for seed in first["augmentation_seed"][1:]]
 
     # Rerun elsewhere (another process count): identical bytes. Rerun in place: nothing to do.
     ds_b = prepare_data.main(args + ["--output_dir", str(out_b), "--num_proc", "2"] + AUG_ARGS)
@@ -167,7 +174,7 @@ def test_manifest_inputs_with_qa(video_dir, tmp_path):
     per_question = {q: [r for r in ds if r["question"] == q] for q in ("what?", "why?")}
     for rows_q in per_question.values():
         assert [r["augmentation_seed"] for r in rows_q] == sorted(augmentation_seeds(0, ids[0], 2))
-    assert [r["video"] for r in per_question["what?"]] == [r["video"] for r in per_question["why?"]]
+    assert [r["video"]["bytes"] for r in per_question["what?"]] == [r["video"]["bytes"] for r in per_question["why?"]]
 
     csv_path = video_dir / "manifest.csv"
     with open(csv_path, "w", newline="") as f:
@@ -209,7 +216,7 @@ def test_resume_after_sigkill(video_dir, tmp_path):
         proc.wait()
     assert proc.returncode == -signal.SIGKILL
     before = {p.name: p.stat().st_mtime_ns for p in units.glob("unit-*.arrow")}
-    assert 1 <= len(before) < NUM_VIDEOS and not (out / "dataset").exists()
+    assert 1 <= len(before) < NUM_VIDEOS and not (out / "data").exists() and not (out / "README.md").exists()
     # A temporary file left by a kill during a write must be ignored and cleaned up.
     (units / ".unit-000005.arrow.tmp-somehost-1").write_bytes(b"partial")
 
@@ -290,3 +297,46 @@ def test_augment_transform(video_dir):
     assert not torch.equal(a["input_ids"], b["input_ids"])  # every access is a fresh augmentation
     batch = ds[:2]
     assert len(batch["input_ids"]) == 2 and batch["label"] == [0, 1]
+
+
+def test_prepared_parquet_dataset_trains_pushes_and_feeds_a_new_preparation(video_dir, tmp_path, hub):
+    """prepare-data writes Parquet shards (a Video column) + a dataset card: load_dataset reads them locally and, after
+    --push_to_hub, from the Hub; both feed run_finetuning (--dataset_path / --dataset_name); and a Hub dataset is
+    itself an input of prepare-data (--dataset_name)."""
+    from transformers import TrainingArguments
+
+    from bytevid_hf.training.finetune import DataArguments, ModelArguments, run_finetuning
+
+    out = tmp_path / "prepared"
+    prepare_data.main(["--video_dir", str(video_dir), "--output_dir", str(out), "--num_augmentations", "1",
+                       "--videos_per_unit", "2", "--max_shard_size", "5KB", "--push_to_hub", "user/prepared"]
+                      + AUG_ARGS)
+    shards = sorted(p.name for p in (out / "data").iterdir())
+    assert shards == [f"train-0000{i}-of-00003.parquet" for i in range(3)]  # one per unit at this shard size
+    local = datasets.load_dataset(str(out), split="train")
+    assert local.features["video"] == datasets.Video(decode=False)
+    assert local.features["label"].names == ["0_no_cuts", "1_one_cut"] and local.num_rows == NUM_VIDEOS
+    repo = hub.hub.repos[("dataset", "user/prepared")]
+    files = repo.commits[repo.branches["main"]].files
+    assert {"README.md", *(f"data/{name}" for name in shards)} <= set(files)
+    assert "load_dataset(\"user/prepared\"" in files["README.md"].data.decode()
+    remote = datasets.load_dataset("user/prepared", split="train", cache_dir=str(tmp_path / "hf_datasets"))
+    assert remote.features == local.features and remote[:] == local[:]
+
+    def finetune(name, **data):
+        args = TrainingArguments(output_dir=str(tmp_path / name), max_steps=1, per_device_train_batch_size=4,
+                                 report_to="none", save_strategy="no", disable_tqdm=True, use_cpu=True)
+        run_finetuning(ModelArguments(preset="bytes-micro"),
+                       DataArguments(max_length=1024, validation_fraction=0, **data), args)
+        return json.loads((tmp_path / name / "config.json").read_text())
+
+    assert finetune("from_local", dataset_path=str(out))["id2label"] == {"0": "0_no_cuts", "1": "1_one_cut"}
+    assert finetune("from_hub", dataset_name="user/prepared")["id2label"] == {"0": "0_no_cuts", "1": "1_one_cut"}
+
+    again = prepare_data.main(["--dataset_name", "user/prepared", "--output_dir", str(tmp_path / "again"),
+                               "--num_augmentations", "1", "--videos_per_unit", "3"] + AUG_ARGS)
+    assert again.num_rows == NUM_VIDEOS and again.features["label"].names == local.features["label"].names
+    assert again["label"] == local["label"]  # row i of the input is source "0000000i/<its file name>"
+    assert again["source_id"] == [f"{i:08d}/{os.path.basename(v['path'])}" for i, v in enumerate(local["video"])]
+    assert json.loads((tmp_path / "again" / "prepare_config.json").read_text())["input"]["dataset"]["dataset_name"] \
+        == "user/prepared"

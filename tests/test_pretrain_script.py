@@ -116,3 +116,13 @@ def test_next_byte_pretraining_on_jpeg_images_transfers_to_video(tmp_path):
     model.save_pretrained(tmp_path / "image_pretrained")
     classifier = BytesVideoForClassification.from_pretrained(tmp_path / "image_pretrained", num_labels=2)
     torch.testing.assert_close(classifier.bytevid.embeddings.weight, model.bytevid.embeddings.weight)
+
+
+def test_pretrain_from_a_load_dataset_name(video_dir, tmp_path):
+    """--dataset_name videofolder --data_dir ...: rows hold Video values (read as the encoded files)."""
+    out = tmp_path / "pre"
+    result = _run(["--objective", "next-byte", "--dataset_name", "videofolder", "--data_dir", str(video_dir),
+                   "--output_dir", str(out), "--max_length", "1024", *COMMON[:2], "--max_steps", "1", *COMMON[4:]])
+    assert result.global_step == 1
+    assert {"model.safetensors", "video_preprocessor_config.json", "modeling_causal.py", "README.md"} <= \
+        {p.name for p in out.iterdir()}

@@ -502,3 +502,24 @@ def test_finetune_and_evaluate_scripts_end_to_end(tmp_path, clips):
     finetune_main(["--model_name_or_path", str(out), "--lora_r", "2", "--output_dir", str(lora_out), *common])
     assert (lora_out / "lora_adapter" / "adapter_config.json").is_file()
     assert isinstance(BytesVideoGemmaForQA.from_pretrained(lora_out), BytesVideoGemmaForQA)
+
+
+def test_finetune_from_a_parquet_video_dataset(tmp_path, clips):
+    """--dataset_name: a datasets dataset (here local Parquet with a Video column holding the encoded files, as on the
+    Hub) feeds QA fine-tuning; the output holds processor, code and the QA card."""
+    encoder_dir, lm_dir = save_parts(tmp_path)
+    rows = {"video": [{"bytes": clip["video"], "path": f"{i}.mp4"} for i, clip in enumerate(clips[:4])],
+            "question": [QUESTION] * 4, "answer": [ANSWER_WORDS[clip["label"]] for clip in clips[:4]]}
+    features = datasets.Features({"video": datasets.Video(), "question": datasets.Value("string"),
+                                  "answer": datasets.Value("string")})
+    (tmp_path / "qa_data").mkdir()
+    datasets.Dataset.from_dict(rows, features=features).to_parquet(str(tmp_path / "qa_data" / "train.parquet"))
+    out = tmp_path / "out"
+    result = finetune_main(["--video_encoder", str(encoder_dir), "--language_model", str(lm_dir),
+                            "--dataset_name", str(tmp_path / "qa_data"), "--output_dir", str(out), "--max_steps", "1",
+                            "--per_device_train_batch_size", "2", "--report_to", "none", "--save_strategy", "no",
+                            "--use_cpu", "--disable_tqdm", "true", "--max_video_bytes", str(VIDEO_BYTES),
+                            "--num_video_tokens", "4"])
+    assert result.global_step == 1
+    assert {"modeling_qa.py", "processing_qa.py", "processor_config.json", "README.md"} <= {p.name for p in out.iterdir()}
+    assert "pipeline_tag: video-text-to-text" in (out / "README.md").read_text()

@@ -125,3 +125,62 @@ def test_finetune_script_output_loads_into_pipeline(tmp_path, bikes_mp4, carphon
     predictions = classifier(str(bikes_mp4), top_k=2)
     assert {p["label"] for p in predictions} == {"bikes", "carphone"}
     assert sum(p["score"] for p in predictions) == pytest.approx(1.0, abs=1e-4)
+
+
+def _finetune_args(output_dir, **overrides) -> TrainingArguments:
+    return TrainingArguments(output_dir=str(output_dir), max_steps=2, per_device_train_batch_size=4,
+                             learning_rate=1e-2, report_to="none", save_strategy="no", disable_tqdm=True,
+                             use_cpu=True, seed=0, **overrides)
+
+
+def test_finetune_from_videofolder_rows(tmp_path, bikes_mp4, carphone_mp4):
+    """load_dataset("videofolder", ...) rows hold a Video value ({"bytes", "path"} once cast to decode=False): the
+    collator reads them, and run_finetuning takes the builder by name (--dataset_name videofolder --data_dir ...)."""
+    from bytevid_hf.training.finetune import DataArguments, ModelArguments, run_finetuning
+
+    root = make_class_folder(tmp_path / "videos", {"bikes": bikes_mp4, "carphone": carphone_mp4}, copies=2)
+    rows = datasets.load_dataset("videofolder", data_dir=str(root), split="train",
+                                 cache_dir=str(tmp_path / "cache")).cast_column("video", datasets.Video(decode=False))
+    batch = BytesVideoCollator(BytesVideoProcessor(max_length=1024))([rows[0], rows[3]])
+    assert rows[0]["video"]["bytes"] is None and rows.features["label"].names == ["bikes", "carphone"]
+    assert batch["input_ids"][0].numpy().tobytes() == (root / "bikes" / "0.mp4").read_bytes()[:1024]
+    assert batch["labels"].tolist() == [0, 1]
+    metrics = run_finetuning(ModelArguments(preset="bytes-micro"),
+                             DataArguments(dataset_name="videofolder", data_dir=str(root), max_length=1024,
+                                           validation_fraction=0.5), _finetune_args(tmp_path / "out"))
+    assert "eval_accuracy" in metrics
+    config = BytesVideoConfig.from_pretrained(tmp_path / "out")
+    assert config.id2label == {0: "bikes", 1: "carphone"}
+    assert "dataset:\n      name: videofolder" in (tmp_path / "out" / "README.md").read_text()
+
+
+def test_a_video_edited_in_place_is_read_anew_by_the_next_run(tmp_path, bikes_mp4, carphone_mp4):
+    """--data_dir rows are paths read when a batch is made: a video edited in place (same size, same mtime) changes
+    the next run exactly as training on the edited copy elsewhere would; no stale cached bytes."""
+    import os
+    import shutil
+
+    from safetensors.torch import load_file
+
+    from bytevid_hf.training.finetune import DataArguments, ModelArguments, run_finetuning
+
+    root = make_class_folder(tmp_path / "videos", {"bikes": bikes_mp4, "carphone": carphone_mp4}, copies=2)
+
+    def train(folder, name):
+        run_finetuning(ModelArguments(preset="bytes-micro"),
+                       DataArguments(data_dir=str(folder), max_length=1024, validation_fraction=0),
+                       _finetune_args(tmp_path / name))
+        return load_file(tmp_path / name / "model.safetensors")
+
+    before = train(root, "before")
+    edited = root / "carphone" / "1.mp4"
+    stat = edited.stat()
+    data = bytearray(edited.read_bytes())
+    data[100:900] = bytes(255 - b for b in data[100:900])
+    edited.write_bytes(bytes(data))
+    os.utime(edited, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    after = train(root, "after")
+    shutil.copytree(root, tmp_path / "copy")
+    fresh = train(tmp_path / "copy", "fresh")
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    assert all(torch.equal(after[k], fresh[k]) for k in after)

@@ -42,6 +42,8 @@ class _Plan:
     schema: pa.Schema
     units_dir: str
     pass_name: bool
+    dataset: Any = None  # a datasets input: records with a ``row`` read their video from here
+    video_column: str = "video"
 
 
 def _accepts_name(fn: Callable) -> bool:
@@ -56,7 +58,12 @@ def _encode_video(plan: _Plan, record: VideoRecord) -> list[tuple[int, bytes, st
     """``(augmentation_seed, bytes, augmentation_json)`` for every encoding of one video."""
     from ..processing import transcode_video
 
-    data = Path(record.path).read_bytes()
+    if record.row is not None:
+        from ..processing import read_video_bytes
+
+        data = read_video_bytes(plan.dataset[record.row][plan.video_column], name=record.source_id).tobytes()
+    else:
+        data = Path(record.path).read_bytes()
     if not data:
         raise ValueError("the file is empty (0 bytes)")
     out = []

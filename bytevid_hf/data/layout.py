@@ -15,13 +15,24 @@ from .sources import QA_COLUMNS
 
 CONFIG_NAME = "prepare_config.json"
 UNITS_DIR = "units"
-DATASET_DIR = "dataset"
+DATA_DIR = "data"  # the Parquet shards: data/train-00000-of-00003.parquet ...
+CARD_NAME = "README.md"  # the dataset card; its YAML names the shards, so load_dataset(output_dir) reads them
+DATASET_DIR = "dataset"  # the merged dataset of the earlier save_to_disk format (still read)
 SKIPPED_NAME = "skipped.jsonl"
 _SKIPPED_METADATA_KEY = b"bytevid_skipped"
 
 
 def dataset_features(class_names: Sequence[str], extra_columns: Sequence[str] = ()) -> datasets.Features:
-    """The ``datasets`` features of a prepared dataset."""
+    """The ``datasets`` features of a prepared dataset: ``video`` is a ``Video(decode=False)`` column (the encoded
+    file's ``bytes`` and a file name ``path``), so rows hold the file as the processor reads it."""
+    features = unit_features(class_names, extra_columns)
+    features["video"] = datasets.Video(decode=False)
+    return features
+
+
+def unit_features(class_names: Sequence[str], extra_columns: Sequence[str] = ()) -> datasets.Features:
+    """The features of a unit file (the work in progress): as :func:`dataset_features`, with ``video`` as plain
+    binary (the format of every unit ever written, so that a run resumes across versions)."""
     features = {
         "video": datasets.Value("binary"),
         "label": datasets.ClassLabel(names=list(class_names)),
@@ -91,13 +102,23 @@ def _finished_units(units_dir: Path) -> set[int]:
     return done
 
 
-def load_prepared_dataset(output_dir: str | os.PathLike) -> datasets.Dataset:
-    """Load the merged dataset of a preparation run: ``datasets.load_from_disk(output_dir / "dataset")``."""
-    path = Path(output_dir) / DATASET_DIR
-    if not path.is_dir():
-        raise FileNotFoundError(
-            f"{str(path)!r} does not exist: the preparation in {str(output_dir)!r} has not been merged yet "
-            "(run every shard, then scripts/prepare_data.py --merge --output_dir ...)"
-        )
-    return datasets.load_from_disk(str(path))
+def is_merged(output_dir: str | os.PathLike) -> bool:
+    """Whether ``output_dir`` holds a merged dataset (the Parquet shards and their card, or the earlier
+    ``dataset/`` folder)."""
+    output_dir = Path(output_dir)
+    return ((output_dir / CARD_NAME).is_file() and (output_dir / DATA_DIR).is_dir()) or \
+        (output_dir / DATASET_DIR).is_dir()
 
+
+def load_prepared_dataset(output_dir: str | os.PathLike, **load_kwargs: Any) -> datasets.Dataset:
+    """Load the merged dataset of a preparation run: ``datasets.load_dataset(output_dir, split="train")`` (the card
+    names the Parquet shards), or ``load_from_disk(output_dir / "dataset")`` for outputs of the earlier format."""
+    path = Path(output_dir)
+    if (path / CARD_NAME).is_file() and (path / DATA_DIR).is_dir():
+        return datasets.load_dataset(str(path), split="train", **load_kwargs)
+    if (path / DATASET_DIR).is_dir():
+        return datasets.load_from_disk(str(path / DATASET_DIR))
+    raise FileNotFoundError(
+        f"{str(path)!r} holds no merged dataset ({DATA_DIR}/ + {CARD_NAME}): the preparation has not been merged yet "
+        "(run every shard, then scripts/prepare_data.py --merge --output_dir ...)"
+    )

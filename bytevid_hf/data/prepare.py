@@ -14,15 +14,15 @@ import datasets
 from .encode import _accepts_name, _Plan, _run_units
 from .layout import (
     CONFIG_NAME,
-    DATASET_DIR,
     UNITS_DIR,
     _check_or_write_config,
     _finished_units,
-    dataset_features,
+    is_merged,
     load_prepared_dataset,
+    unit_features,
 )
-from .merge import _missing_units_message, merge_units
-from .sources import VideoListing, list_video_folder, read_manifest
+from .merge import DEFAULT_MAX_SHARD_SIZE, _missing_units_message, merge_units
+from .sources import VideoListing, list_dataset, list_video_folder, read_manifest
 from .units import WorkUnit, build_work_units
 
 logger = logging.getLogger(__name__)
@@ -50,7 +50,10 @@ def prepare_dataset(
     *,
     video_dir: str | os.PathLike | None = None,
     manifest: str | os.PathLike | None = None,
+    dataset: datasets.Dataset | None = None,
     listing: VideoListing | None = None,
+    video_column: str = "video",
+    label_column: str = "label",
     augmenter: Any = None,
     num_augmentations: int = 4,
     include_original: bool = False,
@@ -65,13 +68,17 @@ def prepare_dataset(
     original_settings: dict[str, Any] | None = None,
     cleanup_units: bool = False,
     progress: bool = True,
+    max_shard_size: int | str = DEFAULT_MAX_SHARD_SIZE,
+    input_description: dict[str, Any] | None = None,
 ) -> datasets.Dataset | None:
     """Write ``num_augmentations`` augmented encodings of every input video into ``output_dir`` (resumable).
 
     Args:
         output_dir: where units, the config and the merged dataset go (see the package docstring for the layout).
-        video_dir / manifest / listing: the input — exactly one: a folder of class subfolders, a CSV/JSONL manifest
-            (:func:`read_manifest`) or an already built :class:`VideoListing`.
+        video_dir / manifest / dataset / listing: the input — exactly one: a folder of class subfolders, a CSV/JSONL
+            manifest (:func:`read_manifest`), a ``datasets.Dataset`` (one split, e.g. from ``load_dataset``; its
+            ``video_column`` and ``label_column``, see :func:`list_dataset`) or an already built
+            :class:`VideoListing`.
         augmenter: ``augmenter(video_bytes, seed) -> bytes``, deterministic in ``seed``, with ``to_dict()`` giving
             its JSON settings (default: ``VideoAugmenter()``, the paper's canonical output format).
         num_augmentations: K, augmented encodings per video (seeds from ``(seed, source_id, k)``).
@@ -89,14 +96,19 @@ def prepare_dataset(
         original_settings: ``transcode_video`` keyword arguments for the original encoding.
         cleanup_units: delete ``units/`` after a successful merge.
         progress: show a tqdm bar.
+        max_shard_size: bytes per Parquet shard of the merged dataset (``"500MB"``, as ``datasets``' push_to_hub).
+        input_description: JSON-able description of the input, stored in the config for information (e.g. the Hub
+            dataset name of ``dataset``).
 
     Returns:
-        The merged ``datasets.Dataset``, or ``None`` when units of other shards are still missing (or
+        The merged ``datasets.Dataset`` (Parquet shards with a ``Video`` column and a dataset card in
+        ``output_dir``: ``load_dataset(output_dir)``), or ``None`` when units of other shards are still missing (or
         ``merge=False``). A folder that already holds a merged dataset is returned as is, without re-encoding.
     """
     output_dir = Path(output_dir)
-    if sum(x is not None for x in (video_dir, manifest, listing)) != 1:
-        raise ValueError("pass exactly one input: video_dir (class subfolders), manifest (CSV/JSONL) or listing")
+    if sum(x is not None for x in (video_dir, manifest, dataset, listing)) != 1:
+        raise ValueError("pass exactly one input: video_dir (class subfolders), manifest (CSV/JSONL), dataset "
+                         "(a datasets.Dataset) or listing")
     for name, value, minimum in (("num_augmentations", num_augmentations, 0), ("num_proc", num_proc, 1),
                                  ("num_shards", num_shards, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
@@ -106,7 +118,9 @@ def prepare_dataset(
     if num_augmentations == 0 and not include_original:
         raise ValueError("nothing to encode: num_augmentations is 0 and include_original is False")
 
-    if listing is None:
+    if dataset is not None:
+        listing = list_dataset(dataset, video_column=video_column, label_column=label_column, class_names=class_names)
+    elif listing is None:
         listing = list_video_folder(video_dir) if video_dir is not None else read_manifest(manifest, class_names)
     if augmenter is None:
         from ..processing.augment import VideoAugmenter
@@ -136,15 +150,16 @@ def prepare_dataset(
         "extra_columns": list(listing.extra_columns),
         "listing_fingerprint": listing.fingerprint(),
         "input": {"video_dir": None if video_dir is None else str(video_dir),
-                  "manifest": None if manifest is None else str(manifest)},
+                  "manifest": None if manifest is None else str(manifest),
+                  **({"dataset": input_description or listing.root} if dataset is not None else {})},
     }
-    if (output_dir / DATASET_DIR).is_dir() and (output_dir / CONFIG_NAME).is_file():
+    if is_merged(output_dir) and (output_dir / CONFIG_NAME).is_file():
         _check_or_write_config(output_dir, config)
         logger.info("%s already holds the merged dataset; nothing to do", output_dir)
         return load_prepared_dataset(output_dir)
 
     if not skip_bad:  # fail fast, before hours of encoding, on files that are not there at all
-        absent = [r for r in listing.records if not os.path.isfile(r.path)]
+        absent = [r for r in listing.records if r.row is None and not os.path.isfile(r.path)]
         if absent:
             shown = ", ".join(repr(r.path) for r in absent[:5])
             raise FileNotFoundError(
@@ -182,9 +197,11 @@ def prepare_dataset(
         seed=int(seed),
         skip_bad=skip_bad,
         extra_columns=tuple(listing.extra_columns),
-        schema=dataset_features(listing.class_names, listing.extra_columns).arrow_schema,
+        schema=unit_features(listing.class_names, listing.extra_columns).arrow_schema,
         units_dir=str(units_dir),
         pass_name=_accepts_name(augmenter),
+        dataset=listing.dataset,
+        video_column=listing.video_column,
     )
     _run_units(plan, pending, num_proc, progress, total=encodings(mine), initial=encodings(mine) - encodings(pending))
 
@@ -200,6 +217,6 @@ def prepare_dataset(
             output_dir,
         )
         return None
-    return merge_units(output_dir, cleanup_units=cleanup_units, overwrite=False)
+    return merge_units(output_dir, cleanup_units=cleanup_units, overwrite=False, max_shard_size=max_shard_size)
 
 

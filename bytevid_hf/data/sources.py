@@ -28,6 +28,7 @@ class VideoRecord:
     question: str | None = None
     answer: str | None = None
     choices: tuple[str, ...] | None = None
+    row: int | None = None  # the row of a datasets input (its video is read from there, not from ``path``)
 
 
 @dataclass
@@ -38,6 +39,8 @@ class VideoListing:
     class_names: list[str]
     extra_columns: tuple[str, ...] = ()
     root: str = ""
+    dataset: Any = None  # a datasets input: the Dataset the records' rows index
+    video_column: str = "video"
 
     def fingerprint(self) -> str:
         """Hash of everything that determines the output rows except file locations (which differ between machines)."""
@@ -213,3 +216,73 @@ def read_manifest(manifest: str | os.PathLike, class_names: Sequence[str] | None
         records.append(VideoRecord(source_id, str(path), label, **fields))
     return VideoListing(_sorted_records(records), list(class_names), extra, str(root))
 
+
+
+def _video_paths(data, video_column: str) -> list[str | None]:
+    """The file path (or name) of every row's video, read from Arrow without touching embedded bytes."""
+    import pyarrow as pa
+
+    paths: list[str | None] = []
+    for batch in data.select_columns([video_column]).with_format("arrow").iter(batch_size=1000):
+        column = batch.column(video_column)
+        if pa.types.is_struct(column.type):
+            column = column.combine_chunks().field("path") if column.type.get_field_index("path") >= 0 else None
+        elif not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
+            column = None  # bytes without a name
+        paths.extend([None] * batch.num_rows if column is None else column.to_pylist())
+    return paths
+
+
+def list_dataset(data, *, video_column: str = "video", label_column: str = "label",
+                 class_names: Sequence[str] | None = None, name: str = "dataset") -> VideoListing:
+    """List the rows of a ``datasets.Dataset`` (e.g. ``load_dataset("user/videos", split="train")`` or
+    ``load_dataset("videofolder", data_dir=...)``) as the inputs of a preparation run.
+
+    ``video_column`` holds the videos (a ``Video`` feature — cast to ``decode=False`` — bytes or paths); they are read
+    from the dataset when their unit is encoded. ``label_column`` is a ``ClassLabel`` (its names are the classes), an
+    int column (classes ``"0" .. str(max)``) or a string column (the sorted distinct values; ``class_names`` fixes the
+    order). ``question``/``answer``/``choices`` columns are carried over. ``source_id`` is the row index, zero-padded,
+    followed by the video's file name when it has one (``"00000012/clip.mp4"``): stable wherever the same dataset is
+    loaded, so machines can share the work.
+    """
+    import datasets as hf_datasets
+
+    from .loading import as_encoded_videos
+
+    if not isinstance(data, hf_datasets.Dataset):
+        raise TypeError(f"{name}: expected a datasets.Dataset (one split), got {type(data).__name__}")
+    data = as_encoded_videos(data)
+    for column in (video_column, label_column):
+        if column not in data.column_names:
+            raise ValueError(f"{name} has no column {column!r}; columns: {data.column_names}")
+    feature = data.features[label_column]
+    labels = data[label_column]
+    if isinstance(feature, hf_datasets.ClassLabel):
+        names = list(feature.names)
+        if class_names is not None and list(class_names) != names:
+            raise ValueError(f"{name}: class_names {list(class_names)} differ from the ClassLabel names {names}")
+    elif all(_int_like(v) for v in labels):
+        names = [str(c) for c in class_names] if class_names is not None else \
+            [str(i) for i in range(max(int(v) for v in labels) + 1)]
+    else:
+        names = [str(c) for c in class_names] if class_names is not None else sorted({str(v) for v in labels})
+        index = {n: i for i, n in enumerate(names)}
+        unknown = sorted({str(v) for v in labels} - set(index))
+        if unknown:
+            raise ValueError(f"{name}: labels {unknown[:5]} are not among the classes {names}")
+        labels = [index[str(v)] for v in labels]
+    extra = tuple(c for c in QA_COLUMNS if c in data.column_names)
+    qa = data.select_columns(list(extra))[:] if extra else {}
+    width = max(8, len(str(len(data))))
+    records = []
+    for i, (label, path) in enumerate(zip(labels, _video_paths(data, video_column))):
+        base = os.path.basename(path) if path else ""
+        fields: dict[str, Any] = {}
+        for key in ("question", "answer"):
+            if key in extra:
+                fields[key] = None if qa[key][i] in (None, "") else str(qa[key][i])
+        if "choices" in extra:
+            fields["choices"] = tuple(str(c) for c in qa["choices"][i]) if qa["choices"][i] else None
+        source_id = f"{i:0{width}d}/{base}" if base else f"{i:0{width}d}"
+        records.append(VideoRecord(source_id, path or source_id, int(label), row=i, **fields))
+    return VideoListing(_sorted_records(records), names, extra, name, dataset=data, video_column=video_column)
