@@ -547,3 +547,33 @@ def test_model_push_to_hub_gives_the_package_card_and_code(tmp_path, hub):
         "AutoVideoProcessor": "video_processor.BytesVideoProcessor"}
     assert "_auto_class" not in BytesVideoForClassification.__dict__  # registrations were undone
     assert "_auto_class" not in BytesVideoProcessor.__dict__
+
+
+def test_in_training_pushes_carry_card_and_code_and_the_final_push_drops_pickles(tmp_path, hub):
+    """hub_strategy="every_save": each in-training push (transformers' own, with its training_args.bin) already loads
+    (card, code, processor); trainer.push_to_hub() at the end deletes the pickle from the repo."""
+    from datasets import Dataset
+    from transformers import TrainingArguments
+
+    from bytevid_hf.training.finetune import BytesVideoCollator
+    from bytevid_hf.training.trainer import BytesVideoTrainer
+
+    torch.manual_seed(0)
+    rows = [{"video": torch.randint(0, 256, (256,), dtype=torch.uint8).numpy().tobytes(), "label": i % 3}
+            for i in range(8)]
+    args = TrainingArguments(output_dir=str(tmp_path / "run"), max_steps=1, save_steps=1, per_device_train_batch_size=4,
+                             report_to="none", use_cpu=True, disable_tqdm=True, push_to_hub=True,
+                             hub_model_id="user/every-save", hub_strategy="every_save", remove_unused_columns=False)
+    trainer = BytesVideoTrainer(model=tiny_classifier(), args=args, train_dataset=Dataset.from_list(rows),
+                                data_collator=BytesVideoCollator(processor()), processing_class=processor())
+    trainer.train()
+    trainer._finish_current_push()
+    repo = hub.hub.repos[("model", "user/every-save")]
+    in_training = repo.commits[repo.branches["main"]]
+    assert in_training.message == "Training in progress, step 1"
+    assert CLASSIFIER_CODE | PROCESSOR_CODE | {"README.md", "training_args.bin"} <= set(in_training.files)
+    trainer.push_to_hub()
+    final = repo.commits[repo.branches["main"]].files
+    assert CLASSIFIER_CODE | PROCESSOR_CODE | {"README.md", "model.safetensors"} <= set(final)
+    assert "training_args.bin" not in final
+    assert ModelCard(final["README.md"].data.decode()).data.pipeline_tag == "video-classification"

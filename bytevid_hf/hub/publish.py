@@ -12,6 +12,11 @@
 * :func:`push_checkpoint` uploads one of them to the Hub in one commit (``private``, a branch ``revision``, a commit
   message). The token comes from ``HF_TOKEN`` or ``hf auth login``, as everywhere in huggingface_hub; the
   endpoint from ``HF_ENDPOINT``.
+* :func:`push_model` is what ``model.push_to_hub(repo_id)`` runs for a bytevid model once ``bytevid_hf`` is imported
+  (:func:`install_push_to_hub`): weights, config with ``auto_map``, the model code and the package's card, keeping
+  the files already in the repo (``processor.push_to_hub`` adds the processor and its code).
+* The Trainers of :mod:`bytevid_hf.training` (:class:`~bytevid_hf.training.trainer.BytesVideoTrainer`) save and push
+  the same folders from ``save_model``, ``--push_to_hub`` and ``trainer.push_to_hub()``.
 
 Pickle files are never written and never uploaded: a folder holding ``*.bin``/``*.pt``/``*.pkl`` ... is refused.
 """
