@@ -170,6 +170,9 @@ class BytesVideoConfig(PretrainedConfig):
     """
 
     model_type = "bytevid"
+    # Output keys `Trainer.predict` / `evaluate` leave out of the predictions: the classifier's are its logits, the
+    # next-byte model's its logits, the RGB head's its reconstruction (the backbone's: last_hidden_state and its mask).
+    keys_to_ignore_at_inference = ["pooler_output", "cache"]
 
     def __init__(
         self,

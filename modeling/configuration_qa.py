@@ -47,6 +47,8 @@ class BytesVideoGemmaConfig(PreTrainedConfig):
     """
 
     model_type = "bytevid_gemma"
+    # Output keys `Trainer.predict` / `evaluate` leave out of the predictions, which are the language model's logits.
+    keys_to_ignore_at_inference = ["cache", "video_hidden_states"]
     sub_configs_defaults = {
         "video_config": SubConfigSpec(config_class=BytesVideoConfig),
         "text_config": SubConfigSpec(config_class=AutoConfig, model_type="gemma3_text"),

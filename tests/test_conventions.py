@@ -2,6 +2,7 @@
 a gradient for every parameter of every head, output masks as transformers returns them, ``torch.export`` and
 ``torch.compile`` without graph breaks on the C and torch scan backends."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -164,3 +165,74 @@ def test_torch_compile_inductor(backend):
         eager = model(ids, attention_mask=mask).logits
         compiled = torch.compile(model, fullgraph=True)(ids, attention_mask=mask).logits
     torch.testing.assert_close(compiled, eager, rtol=1e-4, atol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Trainer.predict / evaluate: the predictions are the head's main output (config.keys_to_ignore_at_inference)
+# ---------------------------------------------------------------------------------------------------------------------
+def _predict_trainer(model, tmp_path, **kwargs):
+    from transformers import Trainer, TrainingArguments
+
+    args = TrainingArguments(str(tmp_path), per_device_eval_batch_size=2, report_to=[], use_cpu=True,
+                             disable_tqdm=True)
+    return Trainer(model=model, args=args, **kwargs)
+
+
+@pytest.mark.parametrize("head", ["classifier", "causal_lm", "rgb"])
+def test_trainer_predict_gives_the_main_output_as_one_array(head, tmp_path):
+    """``trainer.predict(ds).predictions`` is one ndarray — the classifier's logits (N, num_labels), the next-byte
+    model's logits (N, L, 256), the RGB head's reconstruction — equal to the model's own output, not a tuple with
+    ``pooler_output``."""
+    import datasets
+
+    torch.manual_seed(0)
+    model_class, config, key = {
+        "classifier": (BytesVideoForClassification, micro(), "logits"),
+        "causal_lm": (BytesVideoForCausalLM, micro(), "logits"),
+        "rgb": (BytesVideoForRGBReconstruction, rgb_config(), "reconstruction"),
+    }[head]
+    model = model_class(config).eval()
+    ids = ids_and_mask(batch=3, length=200)[0]
+    columns = {"input_ids": ids.tolist()}  # 2 eval batches: 2 rows, then 1
+    inputs = {}
+    if head == "rgb":  # its forward has return_loss=True (Trainer then expects a loss): evaluated with its targets
+        inputs["pixel_values"] = torch.rand(3, *model.expected_pixel_shape, generator=torch.Generator().manual_seed(0))
+        columns["pixel_values"] = inputs["pixel_values"].tolist()
+    predictions = _predict_trainer(model, tmp_path).predict(datasets.Dataset.from_dict(columns)).predictions
+    with torch.no_grad():
+        expected = model(ids, **inputs)[key].numpy()
+    assert isinstance(predictions, np.ndarray), type(predictions)
+    assert predictions.shape == expected.shape
+    if head == "classifier":
+        assert predictions.shape == (3, config.num_labels)
+    np.testing.assert_allclose(predictions, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_trainer_evaluate_hands_compute_metrics_the_logits(tmp_path):
+    import datasets
+
+    torch.manual_seed(0)
+    model = BytesVideoForClassification(micro()).eval()
+    ids = ids_and_mask(batch=3, length=200)[0]
+    dataset = datasets.Dataset.from_dict({"input_ids": ids.tolist(), "labels": [0, 2, 1]})
+    seen = []
+
+    def compute_metrics(eval_pred):
+        seen.append(eval_pred.predictions)
+        return {"n": len(eval_pred.predictions)}
+
+    metrics = _predict_trainer(model, tmp_path, compute_metrics=compute_metrics).evaluate(dataset)
+    assert metrics["eval_n"] == 3 and "eval_loss" in metrics
+    assert isinstance(seen[0], np.ndarray) and seen[0].shape == (3, 3)
+
+
+def test_trainer_prediction_step_of_the_qa_model_gives_the_logits(tmp_path):
+    """The QA model's predictions are the language model's logits, without its KV cache or the video tokens."""
+    model, batch = _qa_model_and_batch()
+    model.eval()
+    batch.pop("labels")
+    _, logits, _ = _predict_trainer(model, tmp_path).prediction_step(model, batch, prediction_loss_only=False)
+    with torch.no_grad():
+        expected = model(**batch).logits
+    assert isinstance(logits, torch.Tensor), type(logits)
+    torch.testing.assert_close(logits, expected)
