@@ -4,7 +4,11 @@
 the call signature of [`BytesVideoMambaBlock`] (``block(hidden, state=None, return_state=False) -> (hidden, None)``)
 so the multilevel backbone can use either. Attention is causal, so right padding never changes real positions (as
 for the Mamba blocks); there are no position embeddings (causal attention infers order, as the Mamba blocks do).
-Attention runs through ``torch.nn.functional.scaled_dot_product_attention``.
+
+The attention computation follows transformers' ``attn_implementation`` (``config._attn_implementation``, read at
+every forward, so ``model.set_attn_implementation`` takes effect at once): ``"sdpa"`` (the default) runs
+``torch.nn.functional.scaled_dot_product_attention``, ``"eager"`` computes ``softmax(QKᵀ/√d + mask)·V`` explicitly
+(softmax in float32). Both give the same outputs; other implementations (flash, flex) are not supported.
 """
 
 from __future__ import annotations
@@ -18,7 +22,47 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 from .mamba import BytesVideoRMSNorm
 
 
-def sliding_window_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, window: int) -> torch.Tensor:
+def eager_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask: torch.Tensor | None = None, is_causal: bool = False
+) -> torch.Tensor:
+    """``softmax(q·kᵀ/√d + mask)·v`` written out: q (..., Lq, d), k and v (..., Lk, d); ``attn_mask`` bool
+    (broadcastable to (..., Lq, Lk), True = attend); ``is_causal``: query i sees keys <= i. The softmax runs in float32
+    (as transformers' eager attention). Same arguments and result as ``F.scaled_dot_product_attention``."""
+    scores = torch.matmul(q, k.transpose(-1, -2)).float() * q.shape[-1] ** -0.5  # (..., Lq, Lk)
+    if is_causal:
+        causal = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool, device=q.device).tril()
+        attn_mask = causal if attn_mask is None else attn_mask & causal
+    if attn_mask is not None:
+        bias = torch.zeros(attn_mask.shape, dtype=scores.dtype, device=scores.device)
+        scores = scores + bias.masked_fill(~attn_mask, float("-inf"))  # the additive mask: 0 or -inf
+    return torch.matmul(scores.softmax(-1).to(v.dtype), v)
+
+
+def sdpa_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask: torch.Tensor | None = None, is_causal: bool = False
+) -> torch.Tensor:
+    """``torch.nn.functional.scaled_dot_product_attention`` (the fused kernels where torch has them)."""
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=is_causal)
+
+
+#: The attention implementations of the attention blocks, by transformers' ``attn_implementation`` name.
+ATTENTION_FUNCTIONS = {"eager": eager_attention, "sdpa": sdpa_attention}
+
+
+def attention_function(implementation: str | None):
+    """The attention of ``attn_implementation`` ``implementation`` (``None``: ``"sdpa"``, transformers' default)."""
+    implementation = "sdpa" if implementation is None else implementation
+    try:
+        return ATTENTION_FUNCTIONS[implementation]
+    except KeyError:
+        raise ValueError(
+            f"the attention blocks support attn_implementation {sorted(ATTENTION_FUNCTIONS)}, got {implementation!r}"
+        ) from None
+
+
+def sliding_window_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, window: int, attention=sdpa_attention
+) -> torch.Tensor:
     """Causal attention of each position to itself and the previous ``window - 1`` positions.
 
     q, k, v: (B, H, L, d). Computed block by block (blocks of ``window`` queries attend to their own block and the
@@ -26,7 +70,7 @@ def sliding_window_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, 
     """
     batch, heads, length, dim = q.shape
     if length <= window:  # every allowed key is in the causal prefix
-        return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return attention(q, k, v, is_causal=True)
     pad = (-length) % window
     if pad:  # padding after the end: causal, so it never reaches a real query
         q, k, v = (F.pad(t, (0, 0, 0, pad)) for t in (q, k, v))
@@ -43,15 +87,17 @@ def sliding_window_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, 
     allowed = (j > i) & (j <= i + window)  # (w, 2w)
     first = allowed & (j >= window)  # block 0 has no previous block
     mask = torch.stack([first] + [allowed] * (blocks - 1))  # (nb, w, 2w)
-    out = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)  # (B, H, nb, w, d)
+    out = attention(q, keys, values, attn_mask=mask)  # (B, H, nb, w, d)
     return out.reshape(batch, heads, blocks * window, dim)[:, :, :length]
 
 
 class BytesVideoSelfAttention(nn.Module):
-    """Multi-head causal self-attention, global (``window=None``) or sliding-window, at a given width."""
+    """Multi-head causal self-attention, global (``window=None``) or sliding-window, at a given width, computed by
+    ``config._attn_implementation`` (``"sdpa"`` or ``"eager"``)."""
 
     def __init__(self, config, hidden_size: int, window: int | None):
         super().__init__()
+        self.config = config  # read at every forward: set_attn_implementation switches the implementation
         if hidden_size % config.num_attention_heads:
             raise ValueError(
                 f"num_attention_heads={config.num_attention_heads} must divide the level width {hidden_size}"
@@ -66,10 +112,11 @@ class BytesVideoSelfAttention(nn.Module):
         batch, length, width = hidden_states.shape
         qkv = self.qkv(hidden_states).view(batch, length, 3, self.num_heads, self.head_dim)
         q, k, v = qkv.permute(2, 0, 3, 1, 4)  # (B, H, L, d) each
+        attention = attention_function(self.config._attn_implementation)
         if self.window is None:
-            out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            out = attention(q, k, v, is_causal=True)
         else:
-            out = sliding_window_attention(q, k, v, self.window)
+            out = sliding_window_attention(q, k, v, self.window, attention)
         return self.out_proj(out.transpose(1, 2).reshape(batch, length, width))  # (B, L, D)
 
 
@@ -111,4 +158,14 @@ def build_block(config, level: int, width: int) -> nn.Module:
     window = None if config.mixer_type == "transformer" else config.attention_window
     return BytesVideoAttentionBlock(config, width, window=window)
 
-__all__ = ["build_block", "BytesVideoAttentionBlock", "BytesVideoSelfAttention", "BytesVideoMLP", "sliding_window_attention"]
+__all__ = [
+    "ATTENTION_FUNCTIONS",
+    "attention_function",
+    "build_block",
+    "BytesVideoAttentionBlock",
+    "BytesVideoSelfAttention",
+    "BytesVideoMLP",
+    "eager_attention",
+    "sdpa_attention",
+    "sliding_window_attention",
+]

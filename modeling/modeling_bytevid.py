@@ -22,7 +22,7 @@ from transformers.utils import ModelOutput, logging
 
 from .byte_chunks import iter_byte_chunks, total_length
 from .cache import BytesVideoCache
-from .configuration_bytevid import BytesVideoConfig
+from .configuration_bytevid import ATTENTION_MIXERS, BytesVideoConfig
 from .mamba import BytesVideoMambaMixer, BytesVideoRMSNorm, MambaLayerState
 from .mixers import mixer_module, require_capability
 from .pooling import BytesVideoPooling, BytesVideoPoolingLinear
@@ -166,6 +166,26 @@ class BytesVideoPreTrainedModel(SafeLoadingMixin, PreTrainedModel):
     #: What :meth:`push_to_hub` runs instead of transformers' upload: ``bytevid_hf.hub.push_model`` (the package's
     #: model card and this code, for ``trust_remote_code``), set by ``import bytevid_hf``; ``None`` in remote code.
     hub_publisher = None
+
+    @property
+    def _supports_sdpa(self) -> bool:
+        """transformers' flag, per model: the attention mixers (``transformer``, ``local_attention``, ``bf_ti``) run
+        ``attn_implementation="sdpa"`` (their default) or ``"eager"``; attention-free ones (Mamba, causal conv,
+        chunked SSM) accept only ``"eager"`` (their default) and reject ``"sdpa"``, as transformers' Mamba does.
+        No mixer supports flash or flex attention."""
+        return self.config.mixer_type in ATTENTION_MIXERS
+
+    def get_correct_attn_implementation(self, requested_attention: str | None, is_init_check: bool = False) -> str:
+        """transformers' resolution of ``attn_implementation`` (``None``: sdpa where supported, else eager), which
+        also rejects what the attention blocks cannot run (``"paged|eager"``) instead of failing at the first
+        forward."""
+        implementation = super().get_correct_attn_implementation(requested_attention, is_init_check)
+        if self._supports_sdpa and implementation not in ("eager", "sdpa"):
+            raise ValueError(
+                f"{type(self).__name__} with mixer_type={self.config.mixer_type!r} supports "
+                f'attn_implementation="eager" or "sdpa", got {implementation!r}'
+            )
+        return implementation
 
     def push_to_hub(self, repo_id: str, **kwargs):
         """transformers' ``push_to_hub``; once ``bytevid_hf`` is imported, its publisher (card, code, same arguments)."""

@@ -30,6 +30,7 @@ from transformers.activations import ACT2FN
 from transformers.cache_utils import Cache
 from transformers.utils import ModelOutput, logging
 
+from .configuration_bytevid import ATTENTION_MIXERS
 from .configuration_qa import BytesVideoGemmaConfig
 from .modeling_bytevid import BytesVideoModel, BytesVideoPreTrainedModel
 from .token_pooling import BytesVideoTokenPooling
@@ -134,6 +135,10 @@ class BytesVideoGemmaForQA(BytesVideoGemmaPreTrainedModel, GenerationMixin):
                 "BytesVideoGemmaConfig.video_token_id is not set: pass the id of the video placeholder token "
                 f"({config.video_token!r}) in the tokenizer, e.g. BytesVideoQAProcessor(...).video_token_id"
             )
+        if config.video_config.mixer_type not in ATTENTION_MIXERS:
+            # An attention-free encoder (Mamba) has no attention to dispatch: the implementation asked for the whole
+            # model ("sdpa", "flash_attention_2", ...) is the language model's, and the encoder runs "eager".
+            config.video_config._attn_implementation = "eager"
         self.bytevid = BytesVideoModel(config.video_config)
         self.video_pooling = (
             None
@@ -144,6 +149,14 @@ class BytesVideoGemmaForQA(BytesVideoGemmaPreTrainedModel, GenerationMixin):
         self.language_model = AutoModelForCausalLM.from_config(config.text_config)
         self.loss_type = "ForCausalLM"  # the class name does not tell transformers which loss this is
         self.post_init()
+
+    def set_attn_implementation(self, attn_implementation: str | dict, allow_all_kernels: bool = False):
+        """transformers' method; a string applies to the language model (and to the video encoder when it has
+        attention layers: ``mixer_type`` transformer, local_attention or bf_ti); an attention-free encoder stays
+        ``"eager"``."""
+        if isinstance(attn_implementation, str) and self.config.video_config.mixer_type not in ATTENTION_MIXERS:
+            attn_implementation = {"": attn_implementation, "text_config": attn_implementation, "video_config": "eager"}
+        super().set_attn_implementation(attn_implementation, allow_all_kernels=allow_all_kernels)
 
     # ------------------------------------------------------------------------------------------------------------
     # Embeddings (delegated to the language model, so resize_token_embeddings works on the composite model)

@@ -236,3 +236,25 @@ def test_trainer_prediction_step_of_the_qa_model_gives_the_logits(tmp_path):
         expected = model(**batch).logits
     assert isinstance(logits, torch.Tensor), type(logits)
     torch.testing.assert_close(logits, expected)
+
+
+def test_qa_attn_implementation_is_the_language_models_when_the_encoder_has_no_attention(tmp_path):
+    """attn_implementation="sdpa"/"eager" on the QA model reaches Gemma; the Mamba encoder (no attention) stays
+    "eager" instead of rejecting "sdpa" as a stand-alone Mamba model does; same logits either way."""
+    from test_qa import make_config
+
+    from bytevid_hf.modeling.modeling_qa import BytesVideoGemmaForQA
+
+    model, batch = _qa_model_and_batch()
+    model.eval().save_pretrained(tmp_path)
+    with torch.no_grad():
+        reference = model(**batch).logits
+        for implementation in ("sdpa", "eager"):
+            loaded = BytesVideoGemmaForQA.from_pretrained(tmp_path, attn_implementation=implementation).eval()
+            configs = loaded.config, loaded.config.text_config, loaded.config.video_config
+            assert [c._attn_implementation for c in configs] == [implementation, implementation, "eager"]
+            torch.testing.assert_close(loaded(**batch).logits, reference, rtol=1e-4, atol=1e-5)
+        loaded.set_attn_implementation("sdpa")
+        assert (loaded.config.text_config._attn_implementation, loaded.config.video_config._attn_implementation) == (
+            "sdpa", "eager")
+    assert BytesVideoGemmaForQA(make_config(attn_implementation="sdpa")).config.video_config._attn_implementation == "eager"

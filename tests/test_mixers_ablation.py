@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ from bytevid_hf import BytesVideoConfig, BytesVideoForClassification, BytesVideo
 from bytevid_hf.modeling.configuration_bytevid import MIXER_TYPES, POOLING_METHODS
 from bytevid_hf.modeling.mixers import MIXERS
 from bytevid_hf.experiments.flops import count_parameters, forward_flops
-from bytevid_hf.modeling.ablation_attention import sliding_window_attention
+from bytevid_hf.modeling.ablation_attention import eager_attention, sliding_window_attention
 
 REPO = Path(__file__).resolve().parents[1]
 # Small enough for tests; every mixer_type still has several chunks / attention windows at the first level.
@@ -149,6 +150,78 @@ def test_sliding_window_attention_matches_dense_banded_attention(length, window)
     scores = (q @ k.transpose(-1, -2)) / math.sqrt(5)
     reference = scores.masked_fill(~band, float("-inf")).softmax(-1) @ v
     torch.testing.assert_close(sliding_window_attention(q, k, v, window), reference, rtol=1e-5, atol=1e-6)
+
+
+def test_eager_attention_matches_sdpa():
+    """The explicit softmax(QKᵀ/√d + mask)·V of attn_implementation="eager" equals torch's SDPA (causal, a bool mask,
+    both, and the blockwise sliding window)."""
+    generator = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 3, 40, 8, generator=generator) for _ in range(3))
+    mask = torch.rand(2, 1, 40, 40, generator=generator) > 0.3
+    mask[..., 0] = True  # every query sees at least one key
+    for kwargs in ({}, {"is_causal": True}, {"attn_mask": mask}):
+        torch.testing.assert_close(eager_attention(q, k, v, **kwargs), F.scaled_dot_product_attention(q, k, v, **kwargs),
+                                   rtol=1e-5, atol=1e-6)
+    for window in (1, 8, 64):
+        torch.testing.assert_close(sliding_window_attention(q, k, v, window, eager_attention),
+                                   sliding_window_attention(q, k, v, window), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("mixer_type", ["transformer", "local_attention", "bf_ti"])
+def test_attn_implementation_eager_and_sdpa_give_the_same_model(mixer_type, tmp_path):
+    """transformers' attn_implementation: the attention mixers default to "sdpa", load with "eager" or "sdpa"
+    (from_pretrained, the config, set_attn_implementation) and give the same logits either way; what they cannot run
+    fails at load with a ValueError naming it."""
+    from transformers import AutoModelForVideoClassification
+
+    model = tiny_model(mixer_type).eval()
+    assert model.config._attn_implementation == "sdpa"
+    model.save_pretrained(tmp_path)
+    ids, mask = byte_batch(length=300)
+    with torch.no_grad():
+        reference = model(ids, attention_mask=mask).logits
+        for implementation in ("eager", "sdpa"):
+            loaded = BytesVideoForClassification.from_pretrained(tmp_path, attn_implementation=implementation).eval()
+            assert loaded.config._attn_implementation == implementation
+            assert loaded.bytevid.config._attn_implementation == implementation
+            torch.testing.assert_close(loaded(ids, attention_mask=mask).logits, reference, rtol=1e-5, atol=1e-5)
+        auto = AutoModelForVideoClassification.from_pretrained(tmp_path, attn_implementation="eager")
+        assert auto.config._attn_implementation == "eager"
+        model.set_attn_implementation("eager")
+        assert model.config._attn_implementation == "eager"
+        with mock.patch.object(F, "scaled_dot_product_attention", side_effect=AssertionError("SDPA called")):
+            eager = model(ids, attention_mask=mask).logits  # the eager path never calls SDPA
+        torch.testing.assert_close(eager, reference, rtol=1e-5, atol=1e-5)
+        config = BytesVideoConfig.from_preset("bytes-micro", mixer_type=mixer_type, attn_implementation="eager", **TINY)
+        assert BytesVideoForClassification(config).config._attn_implementation == "eager"
+    with pytest.raises(ValueError, match="Flash Attention 2"):
+        BytesVideoForClassification.from_pretrained(tmp_path, attn_implementation="flash_attention_2")
+    with pytest.raises(ValueError, match="flex_attention"):
+        BytesVideoForClassification.from_pretrained(tmp_path, attn_implementation="flex_attention")
+    with pytest.raises(ValueError, match=re.escape('"eager" or "sdpa", got \'paged|eager\'')):
+        BytesVideoForClassification.from_pretrained(tmp_path, attn_implementation="paged|eager")
+    with pytest.raises(ValueError, match="not supported"):
+        BytesVideoForClassification.from_pretrained(tmp_path, attn_implementation="bogus")
+
+
+@pytest.mark.parametrize("mixer_type", [m for m in MIXER_TYPES if m not in ("transformer", "local_attention", "bf_ti")])
+def test_attention_free_mixers_take_attn_implementation_like_transformers_mamba(mixer_type):
+    """No attention layer: "eager" (the default) loads, "sdpa" and flash raise ValueError — exactly as for
+    transformers' MambaForCausalLM."""
+    from transformers import MambaConfig, MambaForCausalLM
+
+    def outcome(build, implementation):
+        try:
+            return build(implementation).config._attn_implementation
+        except ValueError as error:
+            return type(error).__name__ + (": sdpa" if "scaled_dot_product_attention" in str(error) else "")
+
+    mamba = lambda impl: MambaForCausalLM(MambaConfig(vocab_size=16, hidden_size=8, num_hidden_layers=1,
+                                                      attn_implementation=impl))
+    ours = lambda impl: tiny_model(mixer_type, attn_implementation=impl)
+    for implementation in (None, "eager", "sdpa", "flash_attention_2"):
+        assert outcome(ours, implementation) == outcome(mamba, implementation), implementation
+    assert outcome(ours, None) == "eager" and outcome(ours, "sdpa") == "ValueError: sdpa"
 
 
 def test_attention_and_conv_blocks_are_causal():
