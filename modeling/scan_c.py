@@ -43,6 +43,7 @@ from pathlib import Path
 
 import torch
 from torch import Tensor
+from torch.utils.flop_counter import register_flop_formula
 
 from .scan_c_source import C_SOURCE
 
@@ -608,6 +609,22 @@ def _conv_backward_rule(ctx, grad_out, grad_state):
 
 
 c_conv_forward.register_autograd(_conv_backward_rule, setup_context=_conv_setup_context)
+
+
+def _conv_flops(x_shape, weight_shape) -> int:
+    """What FlopCounterMode counts for the depthwise F.conv1d the kernel replaces: 2·B·T·E·K (multiply-adds)."""
+    batch, channels, length = x_shape
+    return 2 * batch * length * channels * weight_shape[1]
+
+
+@register_flop_formula(getattr(torch.ops.bytevid, f"c_conv_fwd_v{_ABI_VERSION}"))
+def _(x_shape, weight_shape, *args, out_shape=None, **kwargs) -> int:
+    return _conv_flops(x_shape, weight_shape)
+
+
+@register_flop_formula(getattr(torch.ops.bytevid, f"c_conv_bwd_v{_ABI_VERSION}"))
+def _(x_shape, weight_shape, *args, out_shape=None, **kwargs) -> int:
+    return 2 * _conv_flops(x_shape, weight_shape)  # the input's and the weight's gradients, as for conv1d
 
 
 __all__ = [
