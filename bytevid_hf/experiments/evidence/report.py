@@ -1,0 +1,157 @@
+"""``results.json`` -> ``results.md`` (accuracy table, CPU time and input per model), ``accuracy.png`` (bars with
+standard deviations) and ``curve.png`` (held-out accuracy vs CPU time on the easiest task). matplotlib is imported
+only here, and only when a figure is drawn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+__all__ = ["markdown_table", "write_report", "plot_accuracy", "plot_curve"]
+
+_LABELS = {
+    "bytes": "bytes (scratch)",
+    "bytes_pt_rgb": "bytes + RGB pre-train",
+    "bytes_pt_next": "bytes + next-byte pre-train",
+    "pixels": "pixels (VideoMAE)",
+    "size": "size only",
+    "chance": "chance",
+}
+
+
+def _models(results: dict[str, Any]) -> list[str]:
+    return list(results["config"]["models"])
+
+
+def _human(n: float) -> str:
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f}{unit}"
+    return f"{n:.0f}"
+
+
+def markdown_table(results: dict[str, Any]) -> str:
+    """The accuracy table (tasks x models, mean ± std over seeds) and the per-model cost table, as Markdown."""
+    models = _models(results)
+    config = results["config"]
+    lines = [
+        f"Held-out accuracy, mean ± std over {len(config['seeds'])} seed(s) (seeds {config['seeds']}); every learned "
+        f"model trained for {config['cpu_seconds']:g} CPU s ({results.get('environment', {}).get('torch_threads', '?')}"
+        f" torch thread(s)); {config['train_clips']} training / {config['eval_clips']} held-out clips per task and seed.",
+        "",
+        "| task | classes | " + " | ".join(_LABELS.get(m, m) for m in models) + " |",
+        "|---|---|" + "---|" * len(models),
+    ]
+    for task, entry in results["tasks"].items():
+        summary = entry.get("summary", {})
+        cells = []
+        for m in models:
+            s = summary.get(m)
+            cells.append("—" if s is None else f"{s['mean']:.3f} ± {s['std']:.3f}")
+        lines.append(f"| {task} | {len(entry['classes'])} | " + " | ".join(cells) + " |")
+    lines += ["", "CPU time and input per model (means over tasks and seeds):", "",
+              "| model | CPU s (pre-train + fine-tune) | optimizer steps | reads per clip | read in training | "
+              "decode CPU s (not in budget) |", "|---|---|---|---|---|---|"]
+    for m in models:
+        runs = [r for entry in results["tasks"].values() for r in entry["runs"].get(m, [])]
+        if not runs:
+            continue
+
+        def mean(key: str) -> float:
+            values = [r.get(key, 0.0) for r in runs]
+            return sum(values) / len(values)
+
+        cpu = f"{mean('cpu_seconds'):.0f}"
+        if mean("pretrain_cpu_seconds"):
+            cpu += f" ({mean('pretrain_cpu_seconds'):.0f} + {mean('finetune_cpu_seconds'):.0f})"
+        steps = f"{mean('steps'):.0f}" if "steps" in runs[0] else "—"
+        unit = runs[0].get("input_unit", "")
+        per_clip = f"{_human(mean('input_per_clip'))} {unit}" if mean("input_per_clip") > 1 else unit
+        read = _human(mean("input_read")) if "input_read" in runs[0] else "—"
+        decode = f"{mean('decode_cpu_seconds'):.1f}" if "decode_cpu_seconds" in runs[0] else "—"
+        lines.append(f"| {_LABELS.get(m, m)} | {cpu} | {steps} | {per_clip} | {read} | {decode} |")
+    if results.get("wall_seconds") is not None:
+        lines += ["", f"Whole suite: {results['wall_seconds'] / 60:.1f} min wall, "
+                      f"{results.get('cpu_seconds', 0.0) / 60:.1f} min CPU (this process)."]
+    if results.get("command"):
+        lines += ["", "Command:", "", "```", results["command"], "```"]
+    return "\n".join(lines) + "\n"
+
+
+def plot_accuracy(results: dict[str, Any], path: str | Path) -> None:
+    """Grouped bars: tasks x models, error bars = std over seeds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    models = _models(results)
+    tasks = list(results["tasks"])
+    width = 0.8 / max(1, len(models))
+    fig, ax = plt.subplots(figsize=(max(6, 1.8 * len(tasks)), 4))
+    for k, m in enumerate(models):
+        means = [results["tasks"][t].get("summary", {}).get(m, {}).get("mean", np.nan) for t in tasks]
+        stds = [results["tasks"][t].get("summary", {}).get(m, {}).get("std", 0.0) for t in tasks]
+        ax.bar(np.arange(len(tasks)) + (k - (len(models) - 1) / 2) * width, means, width, yerr=stds, capsize=2,
+               label=_LABELS.get(m, m))
+    ax.set_xticks(np.arange(len(tasks)))
+    ax.set_xticklabels(tasks)
+    ax.set_ylabel("held-out accuracy")
+    ax.set_ylim(0, 1)
+    ax.set_title(f"{results['config']['cpu_seconds']:g} CPU s per learned model, {len(results['config']['seeds'])} seeds")
+    ax.legend(fontsize=7, ncol=3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_curve(results: dict[str, Any], task: str, path: str | Path) -> None:
+    """Held-out accuracy vs CPU seconds (pre-training included) of every learned model on ``task``, one line per
+    seed, chance and size-only as horizontal lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    entry = results["tasks"][task]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for k, m in enumerate(_models(results)):
+        runs = entry["runs"].get(m, [])
+        if m in ("size", "chance"):
+            if runs:
+                ax.axhline(entry["summary"][m]["mean"], ls="--", color=colours[k % len(colours)],
+                           label=_LABELS.get(m, m))
+            continue
+        for i, run in enumerate(runs):
+            xs = [p[0] for p in run.get("curve", [])]
+            ys = [p[2] for p in run.get("curve", [])]
+            ax.plot(xs, ys, marker="o", ms=3, color=colours[k % len(colours)], alpha=0.8,
+                    label=_LABELS.get(m, m) if i == 0 else None)
+    ax.set_xscale("log")
+    ax.set_xlabel("CPU seconds (training; pre-training included)")
+    ax.set_ylabel("held-out accuracy")
+    ax.set_ylim(0, 1)
+    ax.set_title(f"{task}: accuracy vs CPU time")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_report(results: dict[str, Any], out_dir: str | Path) -> dict[str, Path]:
+    """Write ``results.md``, ``accuracy.png`` and ``curve.png`` (easiest task) into ``out_dir``; return the paths."""
+    out = Path(out_dir)
+    paths = {"markdown": out / "results.md"}
+    text = markdown_table(results)
+    task = results.get("easiest_task")
+    if task:
+        text += f"\nAccuracy vs CPU time on the easiest task ({task}): curve.png\n"
+    paths["markdown"].write_text(text)
+    paths["accuracy_png"] = out / "accuracy.png"
+    plot_accuracy(results, paths["accuracy_png"])
+    if task:
+        paths["curve_png"] = out / "curve.png"
+        plot_curve(results, task, paths["curve_png"])
+    return paths
