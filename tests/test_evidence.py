@@ -184,6 +184,10 @@ def test_tiny_runner_writes_table_json_and_figures(tmp_path):
     table = (out / "results.md").read_text()
     assert "| appearance | 4 |" in table and "size only" in table and "pixels (VideoMAE)" in table
     assert (out / "accuracy.png").stat().st_size > 0 and (out / "curve.png").stat().st_size > 0
+    # runs made separately (one per seed, say) merge into one report
+    merged = script.main(["--merge", str(out), str(out), "--out", str(tmp_path / "merged")])
+    assert merged["tasks"]["appearance"]["summary"]["bytes"]["n"] == 2
+    assert "Merged from 2 runs" in (tmp_path / "merged" / "results.md").read_text()
 
 
 @pytest.mark.slow

@@ -37,6 +37,7 @@ EXAMPLE = """\
 examples:
   %(prog)s --tasks scene_cuts temporal_order --seeds 0 1 2 --cpu_seconds 300 --out evidence_out
   %(prog)s --tasks camera_motion --models bytes pixels size chance --cpu_seconds 120 --seeds 0
+  %(prog)s --merge out_seed0 out_seed1 out_seed2 --out evidence_out   (one process per seed, then merge)
 """
 
 
@@ -78,6 +79,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                    help="torch threads (default 1: CPU time is then comparable across models and machines)")
     p.add_argument("--num_proc", type=int, default=1, help="processes generating clips")
     p.add_argument("--out", default="evidence_output", help="output folder (default evidence_output)")
+    p.add_argument("--merge", nargs="+", metavar="DIR", default=None,
+                   help="run nothing: merge the results.json of these output folders (e.g. one run per seed) and "
+                        "write the merged results and report to --out")
     return p
 
 
@@ -95,6 +99,22 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> dict:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: no spinning threads on shared cores
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser(prog).parse_args(argv)
+    command = " ".join([prog or "python scripts/evidence.py", *map(shlex.quote, argv)])
+    if args.merge:
+        import json
+        from pathlib import Path
+
+        from bytevid_hf.experiments.evidence.report import write_report
+        from bytevid_hf.experiments.evidence.runner import merge_results
+
+        parts = [json.loads((Path(d) / "results.json").read_text()) for d in args.merge]
+        results = merge_results(parts, command=command)
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "results.json").write_text(json.dumps(results, indent=1, default=float))
+        write_report(results, out)
+        print(f"merged {len(parts)} results: {out / 'results.md'}")
+        return results
     from bytevid_hf.experiments.evidence.runner import SuiteConfig, run_suite
 
     config = SuiteConfig(tasks=_flatten(args.tasks), models=_flatten(args.models), seeds=list(args.seeds),
@@ -102,7 +122,6 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> dict:
                          pretrain_clips=args.pretrain_clips, pretrain_fraction=args.pretrain_fraction,
                          curve_points=args.curve_points, batch_size=args.batch_size, preset=args.preset,
                          threads=args.threads, num_proc=args.num_proc)
-    command = " ".join([prog or "python scripts/evidence.py", *map(shlex.quote, argv)])
     results = run_suite(config, args.out, log=lambda line: print(line, flush=True), command=command)
     print(f"results: {os.path.join(args.out, 'results.md')} (easiest task: {results.get('easiest_task')})")
     return results

@@ -73,8 +73,14 @@ def markdown_table(results: dict[str, Any]) -> str:
     if results.get("wall_seconds") is not None:
         lines += ["", f"Whole suite: {results['wall_seconds'] / 60:.1f} min wall, "
                       f"{results.get('cpu_seconds', 0.0) / 60:.1f} min CPU (this process)."]
-    if results.get("command"):
-        lines += ["", "Command:", "", "```", results["command"], "```"]
+    if results.get("wall_seconds_each"):
+        walls = ", ".join(f"{w / 60:.1f}" for w in results["wall_seconds_each"] if w is not None)
+        lines += ["", f"Merged from {len(results['wall_seconds_each'])} runs (wall minutes each: {walls}; "
+                      f"{results.get('cpu_seconds', 0.0) / 60:.1f} CPU minutes together)."]
+    commands = [c for c in results.get("commands") or [] if c]
+    if commands or results.get("command"):
+        lines += ["", "Commands:" if commands else "Command:", "", "```", *commands]
+        lines += [results["command"], "```"] if results.get("command") else ["```"]
     return "\n".join(lines) + "\n"
 
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from .registry import TASK_NAMES, build_task
 
-__all__ = ["MODELS", "LEARNED_MODELS", "SuiteConfig", "run_suite", "summarise"]
+__all__ = ["MODELS", "LEARNED_MODELS", "SuiteConfig", "run_suite", "summarise", "merge_results"]
 
 #: Model names in the order reports list them.
 MODELS = ("bytes", "bytes_pt_rgb", "bytes_pt_next", "pixels", "size", "chance")
@@ -179,6 +179,40 @@ def easiest_task(results: dict[str, Any]) -> str | None:
         if margin > best:
             best, name = margin, task_name
     return name
+
+
+def merge_results(parts: list[dict[str, Any]], command: str | None = None) -> dict[str, Any]:
+    """One results dict from suites run separately (e.g. one process per seed): runs concatenated per task and
+    model, seeds united, summaries recomputed; the settings other than tasks, models and seeds must agree."""
+    if not parts:
+        raise ValueError("nothing to merge")
+    keys = ("cpu_seconds", "train_clips", "eval_clips", "pretrain_clips", "pretrain_fraction", "batch_size",
+            "preset", "threads")
+    for part in parts[1:]:
+        differ = [k for k in keys if part["config"].get(k) != parts[0]["config"].get(k)]
+        if differ:
+            raise ValueError(f"cannot merge suites run with different settings: {differ}")
+    config = dict(parts[0]["config"])
+    for key in ("tasks", "models", "seeds"):
+        config[key] = list(dict.fromkeys(x for part in parts for x in part["config"][key]))
+    merged: dict[str, Any] = {"config": config, "command": command,
+                              "commands": [part.get("command") for part in parts],
+                              "environment": parts[0].get("environment", {}), "tasks": {},
+                              "wall_seconds_each": [part.get("wall_seconds") for part in parts],
+                              "cpu_seconds": sum(part.get("cpu_seconds", 0.0) for part in parts)}
+    for part in parts:
+        for task_name, entry in part["tasks"].items():
+            target = merged["tasks"].setdefault(task_name, {**{k: v for k, v in entry.items()
+                                                               if k not in ("runs", "summary", "size_stats")},
+                                                            "runs": {m: [] for m in config["models"]},
+                                                            "size_stats": []})
+            target["size_stats"] += entry.get("size_stats", [])
+            for model, runs in entry["runs"].items():
+                target["runs"].setdefault(model, []).extend(runs)
+    for entry in merged["tasks"].values():
+        entry["summary"] = {m: summarise(r) for m, r in entry["runs"].items() if r}
+    merged["easiest_task"] = easiest_task(merged)
+    return merged
 
 
 def _write_json(results: dict[str, Any], path: Path) -> None:
