@@ -47,7 +47,11 @@ def markdown_table(results: dict[str, Any]) -> str:
         cells = []
         for m in models:
             s = summary.get(m)
-            cells.append("—" if s is None else f"{s['mean']:.3f} ± {s['std']:.3f}")
+            if s is None:
+                cells.append("—")
+            else:
+                partial = f" (n={s['n']})" if s["n"] != len(config["seeds"]) else ""
+                cells.append(f"{s['mean']:.3f} ± {s['std']:.3f}{partial}")
         lines.append(f"| {task} | {len(entry['classes'])} | " + " | ".join(cells) + " |")
     lines += ["", "CPU time and input per model (means over tasks and seeds):", "",
               "| model | CPU s (pre-train + fine-tune) | optimizer steps | reads per clip | read in training | "
