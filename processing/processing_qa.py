@@ -27,6 +27,7 @@ import numpy as np
 from transformers.feature_extraction_utils import BatchFeature
 from transformers.processing_utils import ProcessorMixin
 
+from .auto_registration import registered_for
 from .video_processor import BytesVideoProcessor
 
 __all__ = [
@@ -181,17 +182,29 @@ class BytesVideoQAProcessor(ProcessorMixin):
         return processor
 
     @classmethod
-    def _get_arguments_from_pretrained(cls, pretrained_model_name_or_path, processor_dict=None, **kwargs) -> list:
-        """The sub-processors of a saved processor (``from_pretrained`` calls this): the ``video_processor`` with
-        :meth:`BytesVideoProcessor.from_pretrained` — not through ``AutoVideoProcessor``, so loading needs no
-        Auto-class registration (and works from a remote-code checkpoint) — and the ``tokenizer`` with
-        ``AutoTokenizer``, in the order of ``__init__``."""
+    def from_pretrained(cls, pretrained_model_name_or_path, cache_dir=None, force_download: bool = False,
+                        local_files_only: bool = False, token=None, revision: str = "main", **kwargs):
+        """Load a saved processor: its own settings (``processor_config.json``, through
+        :meth:`~transformers.ProcessorMixin.get_processor_dict`), the ``video_processor`` with
+        :meth:`BytesVideoProcessor.from_pretrained` — not through ``AutoVideoProcessor``, so loading needs no Auto-class
+        registration and works from a remote-code checkpoint — and the ``tokenizer`` with ``AutoTokenizer``."""
         from transformers import AutoTokenizer
 
-        subfolder = kwargs.pop("subfolder", "")
+        kwargs.update(cache_dir=cache_dir, force_download=force_download, local_files_only=local_files_only,
+                      revision=revision)
+        if token is not None:
+            kwargs["token"] = token
+        processor_dict, instantiation_kwargs = cls.get_processor_dict(pretrained_model_name_or_path, **kwargs)
         loaders = {"video_processor": BytesVideoProcessor.from_pretrained, "tokenizer": AutoTokenizer.from_pretrained}
-        return [loaders[name](pretrained_model_name_or_path, subfolder=subfolder, **kwargs)
-                for name in cls.get_attributes()]
+        parts = [loaders[name](pretrained_model_name_or_path, **kwargs) for name in cls.get_attributes()]
+        return cls.from_args_and_dict(parts, processor_dict, **instantiation_kwargs)
+
+    def save_pretrained(self, save_directory, push_to_hub: bool = False, **kwargs):
+        """transformers' ``save_pretrained`` (and so ``push_to_hub``), with this class registered for
+        ``AutoProcessor`` while it runs: the folder holds ``auto_map`` and the processors' code (see
+        :func:`~bytevid_hf.processing.auto_registration.registered_for`)."""
+        with registered_for(type(self), "AutoProcessor"):
+            return super().save_pretrained(save_directory, push_to_hub=push_to_hub, **kwargs)
 
     @property
     def model_input_names(self) -> list[str]:

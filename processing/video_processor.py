@@ -20,6 +20,7 @@ from transformers.image_processing_utils import BatchFeature
 from transformers.processing_utils import VideosKwargs
 from transformers.video_processing_utils import BaseVideoProcessor
 
+from .auto_registration import registered_for
 from .deadline import DEFAULT_DECODE_TIMEOUT, check_timeout
 from .errors import VideoInputError
 from .io import read_video_bytes
@@ -135,8 +136,6 @@ IGNORED_VIDEO_KWARGS: frozenset[str] = frozenset(VideosKwargs.__annotations__) -
 
 # Keys that transformers writes into / passes with saved configs; not settings.
 _METADATA_KEYS = ("video_processor_type", "image_processor_type", "processor_class", "feature_extractor_type")
-
-_UNSET = object()
 
 _PADDING_ALIASES = {
     True: "longest",
@@ -408,21 +407,13 @@ class BytesVideoProcessor(BaseVideoProcessor):
         """The processor's current settings (a copy)."""
         return {key: copy.deepcopy(getattr(self, key)) for key in SETTING_NAMES}
 
-    def push_to_hub(self, repo_id: str, **kwargs: Any):
-        """transformers' ``push_to_hub``, saving with this class registered for ``AutoVideoProcessor`` (for the
-        save only), so that the repo also gets ``auto_map`` and the processor's code and loads with
-        ``trust_remote_code=True`` where bytevid_hf is not installed. The repo's model card is kept where there is one
-        (push the model, ``model.push_to_hub``, for the package's card)."""
-        cls = type(self)
-        previous = cls.__dict__.get("_auto_class", _UNSET)
-        cls.register_for_auto_class("AutoVideoProcessor")
-        try:
-            return super().push_to_hub(repo_id, **kwargs)
-        finally:
-            if previous is _UNSET:
-                del cls._auto_class
-            else:
-                cls._auto_class = previous
+    def save_pretrained(self, save_directory, push_to_hub: bool = False, **kwargs: Any):
+        """transformers' ``save_pretrained`` (and so ``push_to_hub``, which saves through it), with this class
+        registered for ``AutoVideoProcessor`` while it runs: every saved processor holds ``auto_map`` and the
+        processor's code, and loads with ``trust_remote_code=True`` where bytevid_hf is not installed. The class's
+        registration is restored afterwards."""
+        with registered_for(type(self), "AutoVideoProcessor"):
+            return super().save_pretrained(save_directory, push_to_hub=push_to_hub, **kwargs)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable settings plus ``video_processor_type`` (and ``auto_map`` when set)."""

@@ -93,9 +93,19 @@ CLASSIFIER_CODE = {
     "scan_triton.py", "state_correction.py",
 }
 PROCESSOR_CODE = {
-    "video_processor.py", "deadline.py", "decode.py", "errors.py", "ffmpeg_logs.py", "frame_rate.py", "frame_size.py",
+    "video_processor.py", "auto_registration.py", "deadline.py", "decode.py", "errors.py", "ffmpeg_logs.py", "frame_rate.py", "frame_size.py",
     "io.py", "jpeg.py", "transcode.py",
 }
+
+
+def test_processor_save_ships_its_code_without_a_lasting_registration(tmp_path):
+    """A bytevid processor's own save_pretrained (what Trainer calls, also for in-training pushes) writes auto_map and
+    exactly the processor's modules, and leaves the class unregistered afterwards."""
+    processor().save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "video_preprocessor_config.json").read_text())
+    assert config["auto_map"] == {"AutoVideoProcessor": "video_processor.BytesVideoProcessor"}
+    assert {p.name for p in tmp_path.glob("*.py")} == PROCESSOR_CODE
+    assert "_auto_class" not in BytesVideoProcessor.__dict__
 
 
 def test_transformers_own_save_path_ships_working_remote_code(tmp_path, bikes_mp4):

@@ -77,22 +77,13 @@ def auto_classes_for(model, processor=None) -> list[tuple[type, str]]:
 @contextlib.contextmanager
 def registered_for_auto_classes(pairs: list[tuple[type, str]]):
     """``cls.register_for_auto_class(name)`` for every pair while the block runs, then the previous registrations
-    back (transformers keeps the registration on the class, which would make every later ``save_pretrained`` of that
-    class in this process write code too)."""
-    previous = [(cls, cls.__dict__.get("_auto_class", _MISSING)) for cls, _ in pairs]
-    try:
+    back (:func:`bytevid_hf.processing.auto_registration.registered_for` for each)."""
+    from ..processing.auto_registration import registered_for
+
+    with contextlib.ExitStack() as stack:
         for cls, name in pairs:
-            cls.register_for_auto_class(name)
+            stack.enter_context(registered_for(cls, name))
         yield
-    finally:
-        for cls, value in previous:
-            if value is _MISSING:
-                del cls._auto_class
-            else:
-                cls._auto_class = value
-
-
-_MISSING = object()
 
 
 def pickle_files(folder: str | os.PathLike) -> list[Path]:

@@ -3,9 +3,9 @@
 Every Trainer this package builds (fine-tuning, pre-training, long-video training, video QA) is one of these, given
 the processor as ``processing_class``. What it adds to ``Trainer``, through Trainer's own extension points:
 
-* ``_save`` (``save_model`` and every ``checkpoint-N``): the model and its processor are saved with their classes
-  registered for the Auto classes (``register_for_auto_class``, undone afterwards), so the folder holds ``auto_map``
-  entries and the model + processor code, and the package's model card is written to ``README.md``
+* ``save_model`` (also every ``checkpoint-N``): the model is saved with its classes registered for the Auto classes
+  (``register_for_auto_class``, undone afterwards) and the processor's ``save_pretrained`` ships its code, so the
+  folder holds ``auto_map`` entries and the model + processor code; the package's model card goes to ``README.md``
   (:func:`bytevid_hf.hub.write_checkpoint_card`: ``library_name``, ``pipeline_tag``, ``model-index`` with the last
   evaluation). ``pipeline("video-classification", model=folder)`` loads it, with ``import bytevid_hf`` or with
   ``trust_remote_code=True``.
@@ -54,9 +54,11 @@ class BytesVideoTrainer(Trainer):
         return model
 
     def _code_classes(self, model) -> list[tuple[type, str]]:
+        """The classes to register for the Auto classes while saving: the config and the model (a bytevid processor
+        registers itself in its own ``save_pretrained``)."""
         from ..hub import auto_classes_for
 
-        return [] if model is None else auto_classes_for(model, self.processing_class)
+        return [] if model is None else auto_classes_for(model)
 
     def card_repo_id(self) -> str:
         """The repo id the model card's snippets name: the Hub repo, else the output folder's name."""
@@ -85,15 +87,28 @@ class BytesVideoTrainer(Trainer):
 
     # ------------------------------------------------------------------ Trainer's extension points
 
-    def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
+    def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
+        """Trainer's ``save_model`` (also what every ``checkpoint-N`` is saved with) with the model's classes registered
+        for the Auto classes while it runs, then the package's card. A checkpoint saved while Trainer pushes during
+        training (``hub_strategy`` other than ``end``) also gets its code and card copied to ``output_dir``, the folder
+        Trainer uploads next, so every pushed revision loads (Trainer itself copies only weights and config there and
+        re-saves the processor, whose ``save_pretrained`` ships its code)."""
         from ..hub import registered_for_auto_classes
 
-        output_dir = output_dir if output_dir is not None else self.args.output_dir
+        folder = Path(output_dir if output_dir is not None else self.args.output_dir)
         model = self._bytevid_model()
         with registered_for_auto_classes(self._code_classes(model)):
-            super()._save(output_dir, state_dict=state_dict)
-        if model is not None and self.args.should_save:
-            self.write_card(output_dir)
+            super().save_model(str(folder), _internal_call=_internal_call)
+        if model is None or not self.args.should_save:
+            return
+        self.write_card(folder)
+        output_root = Path(self.args.output_dir)
+        pushes_now = self.args.push_to_hub and self.args.hub_strategy != "end"
+        if pushes_now and folder.resolve() != output_root.resolve():
+            output_root.mkdir(parents=True, exist_ok=True)
+            for source in [*folder.glob("*.py"), folder / "README.md"]:
+                if source.is_file():
+                    shutil.copy(source, output_root / source.name)
 
     def create_model_card(
         self,
@@ -165,21 +180,6 @@ class BytesVideoTrainer(Trainer):
             delete_patterns=list(PICKLE_PATTERNS),
             revision=revision,
         )
-
-    def _push_from_checkpoint(self, checkpoint_folder: str) -> None:
-        """Trainer's in-training push of ``output_dir`` (``hub_strategy``), with the checkpoint's card and code copied
-        there first and the processor re-saved with its code, so that every pushed revision loads."""
-        from ..hub import registered_for_auto_classes
-
-        model = self._bytevid_model()
-        if model is not None and self.is_world_process_zero():
-            output_dir = Path(self.args.output_dir)
-            output_dir.mkdir(parents=True, exist_ok=True)
-            for source in [*Path(checkpoint_folder).glob("*.py"), Path(checkpoint_folder) / "README.md"]:
-                if source.is_file():
-                    shutil.copy(source, output_dir / source.name)
-        with registered_for_auto_classes(self._code_classes(model)):
-            super()._push_from_checkpoint(checkpoint_folder)
 
 
 __all__ = ["BytesVideoTrainer"]
