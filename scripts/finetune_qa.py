@@ -1,35 +1,13 @@
 #!/usr/bin/env python
-"""Fine-tune the video-bytes encoder + Gemma LM for video question answering (paper Table 6) with transformers.Trainer.
-
-Data: a CSV or JSON Lines manifest with columns video (path, absolute or relative to the manifest), question, answer
-and optionally choices (a JSON list, or '|'-separated in CSV; empty = open-ended) — --train_file / --eval_file, which
-may also be a local dataset folder — or a datasets dataset with those columns: --dataset_name (a Hub dataset id or a
-load_dataset name; --dataset_config, --dataset_revision, --data_dir, --train_split, --eval_split), whose video column
-may be a Video feature (read as the encoded file). Multiple-choice answers may be the
-letter, the index or the option's text; the model is trained to answer with the letter.
-
-Model: --model_name_or_path (a saved QA checkpoint), or --video_encoder (any bytevid checkpoint: its `bytevid.`
-backbone is used) + --language_model (a Gemma / Gemma 2 / Gemma 3 causal-LM folder with its tokenizer; a <video>
-token is added to the tokenizer when missing).
-
-Training: everything by default at learning rate 1e-5; --freeze_lm trains only the video encoder, pooling and
-projector; --lora_r R trains LoRA adapters (peft) on the LM's attention projections plus the video side, saves the
-adapter to <output_dir>/lora_adapter and the merged model to <output_dir>.
-
-Examples:
-    python scripts/finetune_qa.py --video_encoder pre/ --language_model gemma-3-1b-it/ --train_file qa_train.jsonl \
-        --eval_file qa_val.jsonl --output_dir qa_out --num_train_epochs 3 --per_device_train_batch_size 4 \
-        --max_video_bytes 262144 --eval_strategy epoch
-    python scripts/finetune_qa.py --model_name_or_path qa_out --train_file more.csv --lora_r 16 --output_dir qa_lora
-    python scripts/evaluate_qa.py --model_name_or_path qa_out --eval_file qa_test.jsonl --output_dir qa_eval
-"""
+"""Fine-tune video question answering (bytevid encoder + Gemma LM): ``bytevid finetune-qa``
+(:mod:`bytevid_hf.cli.finetune_qa`, where the options and examples are described; ``--help`` prints them)."""
 
 import os
 import sys
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: no spinning threads on a shared machine
 
-from bytevid_hf.training.qa import finetune_main  # noqa: E402
+from bytevid_hf.cli.finetune_qa import main  # noqa: E402
 
 if __name__ == "__main__":
-    finetune_main(sys.argv[1:])
+    main(sys.argv[1:], prog=os.path.basename(sys.argv[0]))

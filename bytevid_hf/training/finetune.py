@@ -1,5 +1,5 @@
 """Trainer glue: video datasets (folders, ``load_dataset`` names, saved/prepared data), the batch collator, and
-:func:`run_finetuning`, the fine-tuning run of ``scripts/finetune.py``."""
+:func:`run_finetuning`, the fine-tuning run of ``bytevid finetune`` (``scripts/finetune.py``)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import datasets
 import torch
 
 from ..data.loading import is_hub_dataset_id, load_video_dataset, load_video_folder
+from .arguments import DataArguments, ModelArguments
 
 
 @dataclass
@@ -53,75 +54,8 @@ __all__ = ["BytesVideoCollator", "load_video_folder"]
 
 
 # ---------------------------------------------------------------------------------------------------------------------
-# Fine-tuning (shared by scripts/finetune.py and scripts/demo.py)
+# Fine-tuning (`bytevid finetune`, `bytevid demo`); ModelArguments / DataArguments live in .arguments (no torch import)
 # ---------------------------------------------------------------------------------------------------------------------
-@dataclass
-class ModelArguments:
-    """Which model to fine-tune."""
-
-    model_name_or_path: str | None = field(
-        default=None, metadata={"help": "A saved bytevid checkpoint (dir) to start from. Mutually exclusive with --preset."}
-    )
-    preset: str = field(
-        default="bytes-micro",
-        metadata={"help": "Build a fresh model from a preset: bytes-micro, bytes-tiny, bytes-base or bytes-large."},
-    )
-    pooling: str | None = field(default=None, metadata={"help": "Override the pooling: concat, average or attention."})
-    config_overrides: str | None = field(
-        default=None,
-        metadata={
-            "help": "JSON object of BytesVideoConfig fields that override the preset, e.g. "
-            '\'{"mixer_type": "transformer", "hidden_size": 48}\' (fresh models only).'
-        },
-    )
-    problem_type: str | None = field(
-        default=None,
-        metadata={"help": "single_label_classification (default for int labels), multi_label_classification, regression."},
-    )
-
-
-@dataclass
-class DataArguments:
-    """Where the videos come from."""
-
-    data_dir: str | None = field(
-        default=None,
-        metadata={"help": "Folder of class subfolders of videos (read as paths, anew every run). With --dataset_name, "
-                          "the data_dir passed to load_dataset (e.g. --dataset_name videofolder --data_dir videos/)."},
-    )
-    dataset_path: str | None = field(
-        default=None,
-        metadata={"help": "A local dataset: saved with save_to_disk, a scripts/prepare_data.py output, or a folder "
-                          "that datasets.load_dataset reads (Parquet, ...)."},
-    )
-    dataset_name: str | None = field(
-        default=None,
-        metadata={"help": "datasets.load_dataset name: a Hub dataset id (user/videos), a local dataset folder, or a "
-                          "builder such as videofolder (with --data_dir)."},
-    )
-    dataset_config: str | None = field(default=None, metadata={"help": "Configuration name of --dataset_name."})
-    dataset_revision: str | None = field(default=None, metadata={"help": "Revision (branch, tag, commit) of a Hub "
-                                                                         "dataset."})
-    video_column: str = field(
-        default="video",
-        metadata={"help": "Video column: a datasets Video feature (read as the encoded file), bytes or paths."},
-    )
-    label_column: str = field(default="label", metadata={"help": "Label column (ClassLabel or int)."})
-    train_split: str = field(default="train", metadata={"help": "Split name for training (DatasetDict)."})
-    eval_split: str | None = field(
-        default=None, metadata={"help": "Split name for evaluation; default: 'validation' or 'test' when present."}
-    )
-    validation_fraction: float = field(
-        default=0.2, metadata={"help": "Held-out fraction when the data has no evaluation split (stratified)."}
-    )
-    split_seed: int = field(default=0, metadata={"help": "Seed of the train/held-out split."})
-    max_length: int | None = field(default=None, metadata={"help": "Truncate videos to this many bytes."})
-    max_train_minutes: float | None = field(
-        default=None, metadata={"help": "Stop training after this many minutes of wall-clock time."}
-    )
-    transcode: bool = field(default=False, metadata={"help": "Re-encode every video to the canonical format first."})
-
-
 def load_data_arguments(data_args) -> datasets.Dataset | datasets.DatasetDict:
     """The dataset named by ``--data_dir`` / ``--dataset_path`` / ``--dataset_name`` (+ ``--dataset_config``,
     ``--dataset_revision``; ``--data_dir`` is then load_dataset's ``data_dir``), videos as the processor reads them."""
@@ -231,13 +165,14 @@ def run_finetuning(
             id2label=id2label,
             label2id=label2id,
             ignore_mismatched_sizes=True,
+            **({"ssm_backend": model_args.ssm_backend} if model_args.ssm_backend else {}),
         )
         try:
             processor = BytesVideoProcessor.from_pretrained(model_args.model_name_or_path)
         except OSError:
             processor = BytesVideoProcessor()
     else:
-        overrides = {"pooling": model_args.pooling} if model_args.pooling else {}
+        overrides = {name: getattr(model_args, name) for name in ("pooling", "ssm_backend") if getattr(model_args, name)}
         overrides.update(parse_config_overrides(model_args.config_overrides))
         config = BytesVideoConfig.from_preset(
             model_args.preset, num_labels=len(names), id2label=id2label, label2id=label2id, **overrides

@@ -1,6 +1,6 @@
 """Self-supervised pre-training with Trainer (paper Table 10): next-byte prediction and RGB reconstruction.
 
-``scripts/pretrain.py --objective {next-byte,rgb}`` is a thin wrapper around :func:`run_pretraining`. The saved
+``bytevid pretrain --objective {next-byte,rgb}`` (``scripts/pretrain.py``) runs :func:`run_pretraining`. The saved
 checkpoint's backbone (``bytevid.*``) loads into :class:`~bytevid_hf.BytesVideoForClassification` with
 ``from_pretrained(checkpoint, num_labels=...)``; transformers' warning then lists exactly the new head parameters.
 """
@@ -8,8 +8,7 @@ checkpoint's backbone (``bytevid.*``) loads into :class:`~bytevid_hf.BytesVideoF
 from __future__ import annotations
 
 import os
-import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +17,7 @@ import numpy as np
 import torch
 
 from ..data.sources import VIDEO_EXTENSIONS
-
-OBJECTIVES = ("next-byte", "rgb")
+from .arguments import OBJECTIVES, PretrainingArguments
 
 
 @dataclass
@@ -99,32 +97,6 @@ def load_pretraining_videos(data_dir: str | None = None, dataset_path: str | Non
                                                                   "path": datasets.Value("string")}))
 
 
-@dataclass
-class PretrainingArguments:
-    """What to pre-train and on which videos."""
-
-    objective: str = field(default="next-byte", metadata={"help": "next-byte or rgb"})
-    preset: str = field(default="bytes-micro", metadata={"help": "architecture preset of a new model"})
-    model_name_or_path: str | None = field(default=None, metadata={"help": "continue from a saved checkpoint"})
-    pooling: str | None = field(default=None, metadata={"help": "override the pooling: concat, average, attention"})
-    config_overrides: str | None = field(
-        default=None, metadata={"help": 'JSON of BytesVideoConfig fields for a new model, e.g. {"reconstruction_size": 64}'}
-    )
-    data_dir: str | None = field(
-        default=None, metadata={"help": "folder of videos (searched recursively); with --dataset_name, load_dataset's "
-                                        "data_dir (e.g. --dataset_name videofolder --data_dir videos/)"})
-    dataset_path: str | None = field(
-        default=None, metadata={"help": "local dataset with a 'video' column: save_to_disk, a prepare_data.py output, "
-                                        "or a folder load_dataset reads"})
-    dataset_name: str | None = field(default=None, metadata={"help": "load_dataset name: a Hub dataset id, ..."})
-    dataset_config: str | None = field(default=None, metadata={"help": "configuration name of --dataset_name"})
-    dataset_revision: str | None = field(default=None, metadata={"help": "revision of a Hub dataset"})
-    train_split: str = field(default="train", metadata={"help": "split to pre-train on"})
-    video_column: str = field(default="video", metadata={"help": "video column (Video feature, bytes or paths)"})
-    max_length: int | None = field(default=65536, metadata={"help": "next-byte: bytes per training window"})
-    crop: str = field(default="random", metadata={"help": "next-byte: which window of a longer video (random/start)"})
-
-
 def default_learning_rate(preset: str, phase: str) -> float:
     """The paper's Adam learning rate for ``preset`` (appendix A.2); 1e-3 for this package's bytes-micro."""
     from ..modeling.configuration_bytevid import PRESET_LEARNING_RATES
@@ -150,9 +122,10 @@ def run_pretraining(args: PretrainingArguments, training_args, learning_rate_giv
     else:
         from ..modeling.modeling_rgb import BytesVideoForRGBReconstruction as model_class
     if args.model_name_or_path:
-        model = model_class.from_pretrained(args.model_name_or_path)
+        model = model_class.from_pretrained(args.model_name_or_path,
+                                            **({"ssm_backend": args.ssm_backend} if args.ssm_backend else {}))
     else:
-        overrides = {"pooling": args.pooling} if args.pooling else {}
+        overrides = {name: getattr(args, name) for name in ("pooling", "ssm_backend") if getattr(args, name)}
         if args.config_overrides:
             import json
 
@@ -186,15 +159,10 @@ def run_pretraining(args: PretrainingArguments, training_args, learning_rate_giv
 
 
 def main(argv=None):
-    """CLI of ``scripts/pretrain.py``."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    from transformers import HfArgumentParser, TrainingArguments
+    """``bytevid pretrain`` (``scripts/pretrain.py``): :func:`bytevid_hf.cli.pretrain.main`."""
+    from ..cli.pretrain import main as cli_main
 
-    argv = sys.argv[1:] if argv is None else list(argv)
-    parser = HfArgumentParser((PretrainingArguments, TrainingArguments))
-    args, training_args = parser.parse_args_into_dataclasses(args=argv)
-    given = any(a == "--learning_rate" or a.startswith("--learning_rate=") for a in argv)
-    return run_pretraining(args, training_args, learning_rate_given=given)
+    return cli_main(argv)
 
 
 __all__ = ["NextByteCollator", "PretrainingArguments", "load_pretraining_videos", "run_pretraining",

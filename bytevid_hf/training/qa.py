@@ -1,5 +1,5 @@
-"""Video-QA fine-tuning and evaluation with [`BytesVideoGemmaForQA`] (library of ``scripts/finetune_qa.py`` and
-``scripts/evaluate_qa.py``).
+"""Video-QA fine-tuning and evaluation with [`BytesVideoGemmaForQA`] (library of ``bytevid finetune-qa`` and
+``bytevid evaluate-qa``).
 
 Data: a CSV or JSON Lines manifest with columns ``video`` (or ``path``: a file path, absolute or relative to the
 manifest's folder), ``question``, ``answer`` and optionally ``choices`` (a list in JSONL, ``|``-separated in CSV; empty
@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,10 +25,13 @@ from typing import Any
 import datasets
 import torch
 
-#: Attention projections of the Gemma decoder layers that ``--lora_r`` adapts.
-DEFAULT_LORA_TARGETS = "q_proj,k_proj,v_proj,o_proj"
-#: Fine-tuning learning rate when ``--learning_rate`` is not given.
-DEFAULT_QA_LEARNING_RATE = 1e-5
+from .arguments import (  # the dataclasses and defaults live where `bytevid ... --help` reads them without torch
+    DEFAULT_LORA_TARGETS,
+    DEFAULT_QA_LEARNING_RATE,
+    QADataArguments,
+    QAEvaluationArguments,
+    QAModelArguments,
+)
 
 QA_FEATURES = datasets.Features(
     {
@@ -157,57 +159,6 @@ class BytesVideoQACollator:
 # ---------------------------------------------------------------------------------------------------------------------
 # Model
 # ---------------------------------------------------------------------------------------------------------------------
-@dataclass
-class QAModelArguments:
-    """Which model to fine-tune and which parameters train."""
-
-    model_name_or_path: str | None = field(
-        default=None, metadata={"help": "A saved BytesVideoGemmaForQA checkpoint (with its processor)."}
-    )
-    video_encoder: str | None = field(
-        default=None, metadata={"help": "With --language_model: a bytevid checkpoint (its bytevid. backbone is used)."}
-    )
-    language_model: str | None = field(
-        default=None, metadata={"help": "With --video_encoder: a Gemma causal-LM checkpoint folder (with tokenizer)."}
-    )
-    tokenizer_name: str | None = field(
-        default=None, metadata={"help": "Tokenizer folder, if not saved with --language_model."}
-    )
-    num_video_tokens: int = field(
-        default=32, metadata={"help": "Video tokens per video (new models only); 0 = every last-level position."}
-    )
-    projector_hidden_act: str = field(default="gelu", metadata={"help": "Projector activation (new models only)."})
-    freeze_lm: bool = field(default=False, metadata={"help": "Train only the video encoder, pooling and projector."})
-    freeze_video_encoder: bool = field(default=False, metadata={"help": "Keep the byte encoder (bytevid.*) fixed."})
-    lora_r: int = field(default=0, metadata={"help": "> 0: LoRA of this rank on the LM's attention projections."})
-    lora_alpha: int | None = field(default=None, metadata={"help": "LoRA alpha (default 2 * lora_r)."})
-    lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout."})
-    lora_target_modules: str = field(
-        default=DEFAULT_LORA_TARGETS, metadata={"help": "Comma-separated LM module names that get LoRA adapters."}
-    )
-
-
-@dataclass
-class QADataArguments:
-    """Where the questions and videos come from."""
-
-    train_file: str | None = field(
-        default=None, metadata={"help": "CSV/JSONL manifest (video, question, answer[, choices]) or a local dataset."}
-    )
-    eval_file: str | None = field(default=None, metadata={"help": "Evaluation manifest or local dataset (eval loss)."})
-    dataset_name: str | None = field(
-        default=None, metadata={"help": "Instead of --train_file: a load_dataset name (Hub dataset id, ...) with "
-                                        "video, question, answer[, choices] columns."})
-    dataset_config: str | None = field(default=None, metadata={"help": "Configuration name of --dataset_name."})
-    dataset_revision: str | None = field(default=None, metadata={"help": "Revision of a Hub dataset."})
-    data_dir: str | None = field(default=None, metadata={"help": "load_dataset's data_dir for --dataset_name."})
-    train_split: str = field(default="train", metadata={"help": "Training split of --dataset_name / a dataset."})
-    eval_split: str | None = field(default=None, metadata={"help": "Evaluation split of --dataset_name."})
-    max_video_bytes: int | None = field(default=None, metadata={"help": "Truncate every video to this many bytes."})
-    transcode: bool = field(default=False, metadata={"help": "Re-encode every video to the canonical format first."})
-    use_chat_template: bool = field(default=True, metadata={"help": "Render prompts with the chat template."})
-
-
 def _load_tokenizer(path: str):
     from transformers import AutoTokenizer
 
@@ -398,37 +349,15 @@ def run_qa_finetuning(model_args: QAModelArguments, data_args: QADataArguments, 
 
 
 def finetune_main(argv=None):
-    """CLI of ``scripts/finetune_qa.py``."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    from transformers import HfArgumentParser, TrainingArguments
+    """``bytevid finetune-qa`` (``scripts/finetune_qa.py``): :func:`bytevid_hf.cli.finetune_qa.main`."""
+    from ..cli.finetune_qa import main
 
-    argv = sys.argv[1:] if argv is None else list(argv)
-    parser = HfArgumentParser((QAModelArguments, QADataArguments, TrainingArguments))
-    parser.set_defaults(learning_rate=DEFAULT_QA_LEARNING_RATE)
-    model_args, data_args, training_args = parser.parse_args_into_dataclasses(args=argv)
-    return run_qa_finetuning(model_args, data_args, training_args)
+    return main(argv)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Evaluation: generate answers, compute metrics
 # ---------------------------------------------------------------------------------------------------------------------
-@dataclass
-class QAEvaluationArguments:
-    """What to evaluate and how to generate."""
-
-    model_name_or_path: str = field(metadata={"help": "A saved BytesVideoGemmaForQA checkpoint (with its processor)."})
-    eval_file: str = field(metadata={"help": "CSV/JSONL manifest (video, question, answer[, choices]) or dataset."})
-    output_dir: str | None = field(default=None, metadata={"help": "Write predictions.jsonl and metrics.json here."})
-    split: str | None = field(default=None, metadata={"help": "Split of a saved DatasetDict (default: train)."})
-    batch_size: int = field(default=8, metadata={"help": "Questions per generate() call."})
-    max_new_tokens: int = field(default=16, metadata={"help": "Longest generated answer, in tokens."})
-    num_beams: int = field(default=1, metadata={"help": "Beam search width (1 = greedy)."})
-    max_video_bytes: int | None = field(default=None, metadata={"help": "Truncate every video to this many bytes."})
-    limit: int | None = field(default=None, metadata={"help": "Evaluate only the first N questions."})
-    device: str | None = field(default=None, metadata={"help": "cpu, cuda, ... (default: cuda when available)."})
-    use_chat_template: bool = field(default=True, metadata={"help": "Render prompts with the chat template."})
-
-
 @torch.no_grad()
 def generate_answers(
     model, processor, data, batch_size: int = 8, max_new_tokens: int = 16, num_beams: int = 1,
@@ -496,15 +425,11 @@ def run_qa_evaluation(args: QAEvaluationArguments) -> dict[str, float]:
 
 
 def evaluate_main(argv=None) -> dict[str, float]:
-    """CLI of ``scripts/evaluate_qa.py``: prints the metrics as JSON."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    from transformers import HfArgumentParser
+    """``bytevid evaluate-qa`` (``scripts/evaluate_qa.py``): :func:`bytevid_hf.cli.evaluate_qa.main`; prints the
+    metrics as JSON and returns them."""
+    from ..cli.evaluate_qa import main
 
-    argv = sys.argv[1:] if argv is None else list(argv)
-    (args,) = HfArgumentParser((QAEvaluationArguments,)).parse_args_into_dataclasses(args=argv)
-    metrics = run_qa_evaluation(args)
-    print(json.dumps(metrics, indent=2))
-    return metrics
+    return main(argv)
 
 
 __all__ = [
