@@ -259,3 +259,74 @@ def test_a_plain_forward_refuses_subsequence_rows():
     """SubsequenceDataset rows through a plain Trainer would silently train without state carry."""
     with pytest.raises(TypeError, match="SubsequenceTrainer"):
         _model()(torch.zeros(1, 64, dtype=torch.uint8), subsequence_index=torch.tensor([1]))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Launchers: `accelerate launch` without --multi_gpu starts ONE process; sequence parallelism fails with the command
+# that works instead of training alone (bytevid_hf.parallel.launch)
+# ---------------------------------------------------------------------------------------------------------------------
+ACCELERATE_ENV = {"ACCELERATE_MIXED_PRECISION": "no", "ACCELERATE_DYNAMO_BACKEND": "NO", "ACCELERATE_USE_CPU": "True"}
+
+
+def test_accelerate_num_processes_is_read_from_the_launch_command():
+    from bytevid_hf.parallel.launch import accelerate_num_processes
+
+    launch = ["/usr/bin/python3", "/usr/local/bin/accelerate", "launch"]
+    assert accelerate_num_processes(launch + ["--cpu", "--num_processes", "2", "train.py", "--x", "1"]) == 2
+    assert accelerate_num_processes(launch + ["--num-processes=4", "train.py"]) == 4
+    assert accelerate_num_processes(["python", "-m", "accelerate.commands.launch", "--num_processes", "3", "t.py"]) == 3
+    assert accelerate_num_processes(launch + ["train.py"]) is None  # from a config file: unknown
+    assert accelerate_num_processes(["bash", "-c", "python train.py --num_processes 2"]) is None  # not accelerate
+
+
+def test_single_process_launch_problem(monkeypatch):
+    import bytevid_hf.parallel.launch as launch
+
+    for name in ("WORLD_SIZE", *ACCELERATE_ENV):
+        monkeypatch.delenv(name, raising=False)
+    parent = ["python", "/bin/accelerate", "launch", "--cpu", "--num_processes", "2", "scripts/train_long.py"]
+    monkeypatch.setattr(launch, "_parent_command_line", lambda: parent)
+    assert launch.single_process_launch_problem(False) is None  # plain python, no parallelism asked
+    message = launch.single_process_launch_problem(True)
+    assert "only one" in message and "torchrun --nproc-per-node N" in message
+    for name, value in ACCELERATE_ENV.items():
+        monkeypatch.setenv(name, value)
+    message = launch.single_process_launch_problem(False)  # accelerate ran once though 2 processes were asked
+    assert "`accelerate launch --num_processes 2` started this as the only process" in message
+    assert "torchrun --nproc-per-node 2" in message and "accelerate launch --multi_gpu --num_processes 2" in message
+    monkeypatch.setenv("WORLD_SIZE", "2")  # what torchrun and accelerate launch --multi_gpu set
+    assert launch.single_process_launch_problem(True) is None
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    monkeypatch.setattr(launch, "_parent_command_line", lambda: ["python", "/bin/accelerate", "launch", "t.py"])
+    assert launch.single_process_launch_problem(False) is None  # one process asked (or unknown): nothing wrong
+    assert "torchrun --nproc-per-node N" in launch.single_process_launch_problem(True)
+
+
+def _accelerate_train_long(tmp_path, flags, extra=()):
+    script = Path(__file__).resolve().parent.parent / "scripts" / "train_long.py"
+    args = ["--random_videos", "2", "--random_length", "6000", "--preset", "bytes-micro", "--num_subsequences", "2",
+            "--output_dir", str(tmp_path / "out"), "--max_steps", "2", "--logging_steps", "1", "--report_to", "none",
+            "--use_cpu", "--disable_tqdm", "true", "--save_strategy", "no", "--seed", "0", *extra]
+    env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}
+    env.update(OMP_NUM_THREADS="1", HF_HOME=str(tmp_path / "hf"))  # HF_HOME: no accelerate config file is read
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", *flags, "--num_machines", "1", "--mixed_precision",
+           "no", "--dynamo_backend", "no", str(script), *args]
+    return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_accelerate_launch_without_multi_gpu_fails_naming_the_commands_that_work(tmp_path):
+    """`accelerate launch --cpu --num_processes 2` runs train_long ONCE: it stops before training and says to use
+    torchrun (or accelerate launch --multi_gpu)."""
+    proc = _accelerate_train_long(tmp_path, ["--cpu", "--num_processes", "2"])
+    assert proc.returncode != 0
+    assert "`accelerate launch --num_processes 2` started this as the only process" in proc.stderr, proc.stderr[-3000:]
+    assert "torchrun --nproc-per-node 2" in proc.stderr and "'loss'" not in proc.stdout
+
+
+def test_accelerate_launch_multi_gpu_runs_sequence_parallel_on_cpu(tmp_path):
+    """`accelerate launch --multi_gpu --num_processes 2` starts 2 processes through torchrun's launcher, on CPU too
+    (gloo): the run logs the sequence-parallel statistics."""
+    proc = _accelerate_train_long(tmp_path, ["--multi_gpu", "--num_processes", "2"])
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    history = json.loads((tmp_path / "out" / "trainer_state.json").read_text())["log_history"]
+    assert [e["step"] for e in history if "sp_boundary_state_rms" in e] == [1, 2], history

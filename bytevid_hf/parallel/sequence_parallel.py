@@ -1,6 +1,7 @@
 """Sequence parallelism over torch.distributed: each rank holds one contiguous shard of every video.
 
-Usage (every rank, e.g. under ``torchrun --nproc-per-node 4``)::
+Usage (every rank, e.g. under ``torchrun --nproc-per-node 4``, or ``accelerate launch --multi_gpu --num_processes 4``
+— also on CPU; without ``--multi_gpu`` accelerate starts one process, see :mod:`bytevid_hf.parallel.launch`)::
 
     torch.distributed.init_process_group("gloo", timeout=datetime.timedelta(minutes=5))   # "nccl" on GPUs
     model = BytesVideoForClassification.from_pretrained(...)
@@ -138,9 +139,12 @@ class SequenceParallelContext:
 
     def __init__(self, process_group=None, timeout: float | datetime.timedelta | None = None):
         if not (dist.is_available() and dist.is_initialized()):
+            from .launch import single_process_launch_problem
+
+            problem = single_process_launch_problem(True)
             raise RuntimeError(
                 "sequence parallelism needs torch.distributed: call torch.distributed.init_process_group('gloo' or "
-                "'nccl') first (torchrun sets up the environment)"
+                "'nccl') first (torchrun sets up the environment)" + (f"; {problem}" if problem else "")
             )
         self.group = process_group
         self.rank = dist.get_rank(process_group)

@@ -73,6 +73,10 @@ class SequenceParallelCallback(TrainerCallback, ExportableState):
     * It adds ``sp_boundary_state_rms`` (the SSM state entering a rank's shard, from the ranks before it) and
       ``sp_local_state_rms`` (a shard's own state from zero), means over the blocks since the last log, to the logs.
 
+    A single process where several were meant fails at ``on_train_begin`` with the launch command that works:
+    ``sequence_parallel=True`` without torch.distributed, or ``accelerate launch --num_processes N`` without
+    ``--multi_gpu`` (which runs the script once, on CPU in particular; see :mod:`bytevid_hf.parallel.launch`).
+
     ``timeout`` (seconds) bounds every collective of the sequence-parallel group: when another rank hangs, this rank
     raises ``SequenceParallelError`` after that long instead of waiting for the group's default (30 minutes for gloo
     unless ``TrainingArguments.ddp_timeout`` says otherwise). A rank that dies or raises is noticed at once.
@@ -118,12 +122,19 @@ class SequenceParallelCallback(TrainerCallback, ExportableState):
 
         if model is None:
             raise ValueError("SequenceParallelCallback needs the model (Trainer passes it to callbacks)")
+        from ..parallel.launch import MULTI_PROCESS_LAUNCH, single_process_launch_problem
+
         distributed = dist.is_available() and dist.is_initialized() and dist.get_world_size(self.process_group) > 1
         want = distributed if self.sequence_parallel is None else self.sequence_parallel
+        if not distributed:
+            # `accelerate launch --num_processes N` without --multi_gpu runs ONE process: fail instead of training alone
+            problem = single_process_launch_problem(bool(want))
+            if problem is not None:
+                raise RuntimeError(f"SequenceParallelCallback: {problem}")
         if want:
             if not distributed:
                 raise RuntimeError("SequenceParallelCallback(sequence_parallel=True) needs torch.distributed with "
-                                   "more than one process (launch with torchrun)")
+                                   f"more than one process: {MULTI_PROCESS_LAUNCH.format(n='N')}")
             enable_sequence_parallel(model, self.process_group, timeout=self.timeout)
             self.context = sequence_parallel_context(model)
             self.context.record_stats = True
