@@ -260,11 +260,15 @@ class VideoAugmenter:
 
 def byte_difference(a: bytes, b: bytes) -> float:
     """Levenshtein distance between two byte strings divided by the longer length (0 = identical, 1 = nothing in
-    common). Uses rapidfuzz's bit-parallel implementation (a 250 KB pair takes about a second)."""
+    common). Uses rapidfuzz's bit-parallel implementation (a 250 KB pair takes about a second), an optional
+    dependency: ``pip install "bytevid-hf[experiments]"``."""
     try:
         from rapidfuzz.distance import Levenshtein
-    except ImportError as e:  # pragma: no cover - rapidfuzz is a dependency
-        raise ImportError("byte_difference needs rapidfuzz: pip install rapidfuzz") from e
+    except ImportError as e:  # the [experiments] extra (and [dev]) installs it
+        raise ImportError(
+            'byte_difference needs rapidfuzz, an optional dependency of bytevid-hf: pip install "bytevid-hf[experiments]" '
+            "(or pip install rapidfuzz)"
+        ) from e
     a, b = bytes(a), bytes(b)
     if not a and not b:
         return 0.0

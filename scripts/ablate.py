@@ -313,10 +313,10 @@ def write_outputs(plans: list[dict], info: dict, args, out: Path) -> dict:
 
 
 def plot(rows: list[dict], info: dict, path: Path, cpu_minutes: float) -> None:
-    import matplotlib
+    """The bar chart of the accuracies; needs matplotlib (``pip install "bytevid-hf[plots]"``)."""
+    from bytevid_hf.extras import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot("scripts/ablate.py's figure")
 
     colors = {"7": "tab:purple", "8": "tab:green", "9": "tab:blue", "15": "tab:orange", "7/8/9/15": "tab:red"}
     fig, ax = plt.subplots(figsize=(10, 4.2))
@@ -343,6 +343,9 @@ def main(argv=None) -> dict | None:
     if args.run_variant:
         run_variant(args.run_variant)
         return None
+    from bytevid_hf.extras import require
+
+    require("matplotlib", "plots", "scripts/ablate.py's figure")  # fail now, not after the training runs
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()

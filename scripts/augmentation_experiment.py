@@ -69,11 +69,10 @@ def main(argv=None):
     parser.add_argument("--out-dir", default="benchmarks/results/augmentation")
     args = parser.parse_args(argv)
 
-    import datasets
-    import matplotlib
+    from bytevid_hf.extras import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot("scripts/augmentation_experiment.py's figure")  # pip install "bytevid-hf[plots]"; fails before the runs
+    import datasets
     import torch
     from transformers import Trainer, TrainingArguments
 
