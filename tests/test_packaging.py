@@ -164,5 +164,12 @@ def test_plotting_functions_name_the_plots_extra(monkeypatch, tmp_path):
     with pytest.raises(ImportError, match=re.escape('pip install "bytevid-hf[plots]"')):
         ablate.main(["--output_dir", str(tmp_path / "out")])  # before any training
     assert not (tmp_path / "out").exists()
+    from bytevid_hf.experiments.benchmark import make_plots
+    from bytevid_hf.experiments.evidence.report import plot_accuracy, plot_curve
+
+    for plotting in (lambda: make_plots({}, tmp_path), lambda: plot_accuracy({}, tmp_path / "a.png"),
+                     lambda: plot_curve({}, "task", tmp_path / "c.png")):
+        with pytest.raises(ImportError, match=re.escape('pip install "bytevid-hf[plots]"')):
+            plotting()
     with pytest.raises(ImportError, match=re.escape('pip install "bytevid-hf[experiments]"')):
         byte_difference(b"abc", b"abd")

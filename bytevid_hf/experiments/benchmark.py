@@ -961,10 +961,9 @@ def _short_status(res: dict | None, mem_gb: float | None = None) -> str:
 
 
 def make_plots(results: dict, out: Path) -> list[str]:
-    import matplotlib
+    from bytevid_hf.extras import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot("the benchmark's plots")  # ImportError naming pip install "bytevid-hf[plots]" without matplotlib
     from matplotlib.ticker import FuncFormatter, NullLocator
 
     written = []

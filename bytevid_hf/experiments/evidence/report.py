@@ -90,10 +90,9 @@ def markdown_table(results: dict[str, Any]) -> str:
 
 def plot_accuracy(results: dict[str, Any], path: str | Path) -> None:
     """Grouped bars: tasks x models, error bars = std over seeds."""
-    import matplotlib
+    from bytevid_hf.extras import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot("the evidence report's accuracy figure")  # without matplotlib: ImportError naming [plots]
     import numpy as np
 
     models = _models(results)
@@ -119,10 +118,9 @@ def plot_accuracy(results: dict[str, Any], path: str | Path) -> None:
 def plot_curve(results: dict[str, Any], task: str, path: str | Path) -> None:
     """Held-out accuracy vs CPU seconds (pre-training included) of every learned model on ``task``, one line per
     seed, chance and size-only as horizontal lines."""
-    import matplotlib
+    from bytevid_hf.extras import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot("the evidence report's curve figure")  # without matplotlib: ImportError naming [plots]
 
     entry = results["tasks"][task]
     fig, ax = plt.subplots(figsize=(6, 4))
