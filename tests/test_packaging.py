@@ -24,6 +24,18 @@ def test_modeling_and_processing_live_under_bytevid_hf_only(tmp_path):
     assert specs == "None None"  # no generic top-level `modeling`/`processing` module is installed
 
 
+def test_setup_cfg_lists_every_subpackage():
+    """A non-editable install ships only the packages setup.cfg names: every folder of bytevid_hf/ with an
+    __init__.py must be one of them (an unlisted one works from a checkout and is missing from a wheel)."""
+    import configparser
+
+    config = configparser.ConfigParser()
+    config.read(REPO / "setup.cfg")
+    listed = {line.strip() for line in config["options"]["packages"].splitlines() if line.strip()}
+    found = {".".join(init.parent.relative_to(REPO).parts) for init in (REPO / "bytevid_hf").rglob("__init__.py")}
+    assert found - listed == set(), f"setup.cfg [options] packages lacks {sorted(found - listed)}"
+
+
 def test_pyproject_holds_only_the_build_system():
     data = tomllib.loads((REPO / "pyproject.toml").read_text())
     assert set(data) == {"build-system"}
