@@ -44,6 +44,8 @@ def markdown_table(results: dict[str, Any]) -> str:
     ]
     for task, entry in results["tasks"].items():
         summary = entry.get("summary", {})
+        if not summary:  # generated but stopped before a model finished
+            continue
         cells = []
         for m in models:
             s = summary.get(m)
@@ -96,7 +98,7 @@ def plot_accuracy(results: dict[str, Any], path: str | Path) -> None:
     import numpy as np
 
     models = _models(results)
-    tasks = list(results["tasks"])
+    tasks = [t for t, entry in results["tasks"].items() if entry.get("summary")]
     width = 0.8 / max(1, len(models))
     fig, ax = plt.subplots(figsize=(max(6, 1.8 * len(tasks)), 4))
     for k, m in enumerate(models):
@@ -138,6 +140,11 @@ def plot_curve(results: dict[str, Any], task: str, path: str | Path) -> None:
             ax.plot(xs, ys, marker="o", ms=3, color=colours[k % len(colours)], alpha=0.8,
                     label=_LABELS.get(m, m) if i == 0 else None)
     ax.set_xscale("log")
+    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
+
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("CPU seconds (training; pre-training included)")
     ax.set_ylabel("held-out accuracy")
     ax.set_ylim(0, 1)
