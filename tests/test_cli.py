@@ -75,7 +75,7 @@ def test_help_all_lists_every_training_argument(capsys):
         main(["pretrain", "--help-all"])
     out = capsys.readouterr().out
     assert exit_info.value.code == 0
-    assert "--gradient_accumulation_steps" in out and "--objective {next-byte,rgb}" in out
+    assert "--gradient_accumulation_steps" in out and "--objective {next-byte,rgb,jpeg-classification}" in out
 
 
 def test_a_bad_preset_exits_2_naming_the_option():

@@ -23,8 +23,8 @@ POOLING_METHODS = ("concat", "average", "attention")
 SSM_BACKENDS = ("auto", "c", "torch", "triton", "mamba_ssm")
 #: ``PretrainedConfig.problem_type`` values of a classifier.
 PROBLEM_TYPES = ("single_label_classification", "multi_label_classification", "regression")
-#: Pre-training objectives: next-byte prediction, RGB reconstruction.
-OBJECTIVES = ("next-byte", "rgb")
+#: Pre-training objectives: next-byte prediction, RGB reconstruction (on videos), image classification on JPEG bytes.
+OBJECTIVES = ("next-byte", "rgb", "jpeg-classification")
 #: Which window of a longer video next-byte pre-training reads.
 CROP_MODES = ("random", "start")
 #: Attention projections of the Gemma decoder layers that ``--lora_r`` adapts.
@@ -55,7 +55,9 @@ class ModelArguments:
     """Which model to fine-tune."""
 
     model_name_or_path: str | None = field(
-        default=None, metadata={"help": "A saved bytevid checkpoint (dir) to start from. Mutually exclusive with --preset."}
+        default=None, metadata={"help": "A saved bytevid checkpoint (dir) to start from: its encoder; its head only if "
+                                        "it classifies the same labels; the videos are read as encoded bytes even "
+                                        "after JPEG pre-training. Mutually exclusive with --preset."}
     )
     preset: str = _choice("bytes-micro", PRESET_NAMES, "Build a fresh model from this architecture preset.")
     pooling: str | None = _choice(None, POOLING_METHODS, "Override the pooling between levels (fresh models).")
@@ -124,9 +126,12 @@ class DataArguments:
 # ---------------------------------------------------------------------------------------------------------------------
 @dataclass
 class PretrainingArguments:
-    """What to pre-train and on which videos."""
+    """What to pre-train and on which videos (or, for jpeg-classification, images)."""
 
-    objective: str = _choice("next-byte", OBJECTIVES, "next-byte: predict byte t+1; rgb: reconstruct decoded frames.")
+    objective: str = _choice(
+        "next-byte", OBJECTIVES, "next-byte: predict byte t+1; rgb: reconstruct decoded frames (both on videos); "
+        "jpeg-classification: classify images from their JPEG bytes (an image dataset with labels)."
+    )
     preset: str = _choice("bytes-micro", PRESET_NAMES, "Architecture preset of a new model.")
     model_name_or_path: str | None = field(default=None, metadata={"help": "Continue from a saved checkpoint."})
     pooling: str | None = _choice(None, POOLING_METHODS, "Override the pooling between levels (new models).")
@@ -135,8 +140,10 @@ class PretrainingArguments:
         default=None, metadata={"help": 'JSON of BytesVideoConfig fields for a new model, e.g. {"reconstruction_size": 64}'}
     )
     data_dir: str | None = field(
-        default=None, metadata={"help": "Folder of videos (searched recursively); with --dataset_name, load_dataset's "
-                                        "data_dir (e.g. --dataset_name videofolder --data_dir videos/)."})
+        default=None, metadata={"help": "Folder of videos (searched recursively); jpeg-classification: an imagefolder "
+                                        "(class subfolders of images, optionally under train/ and test/); with "
+                                        "--dataset_name, load_dataset's data_dir (e.g. --dataset_name videofolder "
+                                        "--data_dir videos/)."})
     dataset_path: str | None = field(
         default=None, metadata={"help": "Local dataset with a 'video' column: save_to_disk, a `bytevid prepare-data` "
                                         "output, or a folder load_dataset reads."})
@@ -144,8 +151,21 @@ class PretrainingArguments:
     dataset_config: str | None = field(default=None, metadata={"help": "Configuration name of --dataset_name."})
     dataset_revision: str | None = field(default=None, metadata={"help": "Revision of a Hub dataset."})
     train_split: str = field(default="train", metadata={"help": "Split to pre-train on."})
+    eval_split: str | None = field(
+        default=None, metadata={"help": "jpeg-classification: split evaluated at the end (accuracy); default "
+                                        "'validation' or 'test' when present."})
     video_column: str = field(default="video", metadata={"help": "Video column (Video feature, bytes or paths)."})
-    max_length: int | None = field(default=65536, metadata={"help": "next-byte: bytes per training window."})
+    image_column: str = field(
+        default="image", metadata={"help": "jpeg-classification: image column (Image feature, image files, arrays)."})
+    label_column: str = field(default="label", metadata={"help": "jpeg-classification: label column (ClassLabel or "
+                                                                 "int)."})
+    jpeg_quality: int = field(default=75, metadata={"help": "jpeg-classification: JPEG quality 1..100 (saved in the "
+                                                            "processor)."})
+    jpeg_size: int | None = field(
+        default=None, metadata={"help": "jpeg-classification: resize images so their shorter side is this many "
+                                        "pixels before encoding (saved in the processor; default: as they are)."})
+    max_length: int | None = field(default=65536, metadata={
+        "help": "next-byte: bytes per training window; jpeg-classification: longer JPEGs are cut to this many bytes."})
     crop: str = _choice("random", CROP_MODES, "next-byte: which window of a longer video.")
 
     def __post_init__(self):

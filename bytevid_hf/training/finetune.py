@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,8 @@ import torch
 
 from ..data.loading import is_hub_dataset_id, load_video_dataset, load_video_folder
 from .arguments import DataArguments, ModelArguments
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -135,6 +138,56 @@ def parse_config_overrides(text: str | None) -> dict[str, Any]:
     return overrides
 
 
+def load_classifier(model_name_or_path: str, label_names: list[str], **kwargs: Any):
+    """A ``BytesVideoForClassification`` for ``label_names`` from a saved bytevid checkpoint: the encoder
+    (``bytevid.*``) is the checkpoint's; the classification head is kept only when the checkpoint is a classifier of
+    exactly these labels (same names, same order: continuing a run). Any other checkpoint gets a new head, initialised
+    as a fresh model's, and ``problem_type`` is inferred anew: a next-byte / RGB checkpoint has no head, and the head
+    of a classifier of other labels (``bytevid pretrain --objective jpeg-classification``'s image classes, another
+    video task) means nothing for these, even when the label count is the same. ``kwargs`` go to ``from_pretrained``.
+    """
+    from ..modeling.configuration_bytevid import BytesVideoConfig
+    from ..modeling import BytesVideoForClassification
+
+    id2label = dict(enumerate(label_names))
+    saved = BytesVideoConfig.from_pretrained(model_name_or_path)
+    saved_labels = [saved.id2label[i] for i in range(saved.num_labels)] if saved.id2label else []
+    was_classifier = BytesVideoForClassification.__name__ in (saved.architectures or [])
+    new_head = was_classifier and saved_labels != list(label_names)
+    if new_head:
+        kwargs.setdefault("problem_type", None)
+    model = BytesVideoForClassification.from_pretrained(
+        model_name_or_path, id2label=id2label,  # id2label sets num_labels (num_labels too would warn)
+        label2id={name: i for i, name in id2label.items()}, ignore_mismatched_sizes=True, **kwargs)
+    if new_head:
+        old = model.classifier
+        head = torch.nn.Linear(old.in_features, old.out_features, device=old.weight.device, dtype=old.weight.dtype)
+        torch.nn.init.normal_(head.weight, mean=0.0, std=model.config.initializer_range)
+        torch.nn.init.zeros_(head.bias)
+        model.classifier = head
+        logger.warning(f"{model_name_or_path} is a classifier of other labels ({saved_labels}): its encoder is "
+                       f"kept and a new classification head starts for {list(label_names)}")
+    return model
+
+
+def video_processor_for(model_name_or_path: str):
+    """The processor fine-tuning on videos uses with a checkpoint: the checkpoint's own when it reads encoded video
+    bytes, else (none saved, or a JPEG-mode processor, e.g. from ``bytevid pretrain --objective
+    jpeg-classification``) the default byte processor, ``BytesVideoProcessor()``: the model reads each video's encoded
+    (mp4) bytes, as in the paper's transfer from JPEG bytes to mp4 bytes (Table 11)."""
+    from ..processing import BytesVideoProcessor
+
+    try:
+        processor = BytesVideoProcessor.from_pretrained(model_name_or_path)
+    except OSError:
+        return BytesVideoProcessor()
+    if processor.input_format != "encoded":
+        logger.warning(f"{model_name_or_path}'s processor reads {processor.input_format!r} inputs; fine-tuning on "
+                       "videos reads their encoded bytes instead (BytesVideoProcessor(), input_format='encoded')")
+        return BytesVideoProcessor()
+    return processor
+
+
 def run_finetuning(
     model_args: ModelArguments, data_args: DataArguments, training_args, callbacks: list | None = None
 ) -> dict[str, float]:
@@ -159,18 +212,9 @@ def run_finetuning(
     if model_args.model_name_or_path:
         if model_args.config_overrides:
             raise ValueError("config_overrides applies to fresh models (--preset), not to --model_name_or_path")
-        model = BytesVideoForClassification.from_pretrained(
-            model_args.model_name_or_path,
-            num_labels=len(names),
-            id2label=id2label,
-            label2id=label2id,
-            ignore_mismatched_sizes=True,
-            **({"ssm_backend": model_args.ssm_backend} if model_args.ssm_backend else {}),
-        )
-        try:
-            processor = BytesVideoProcessor.from_pretrained(model_args.model_name_or_path)
-        except OSError:
-            processor = BytesVideoProcessor()
+        model = load_classifier(model_args.model_name_or_path, names,
+                                **({"ssm_backend": model_args.ssm_backend} if model_args.ssm_backend else {}))
+        processor = video_processor_for(model_args.model_name_or_path)
     else:
         overrides = {name: getattr(model_args, name) for name in ("pooling", "ssm_backend") if getattr(model_args, name)}
         overrides.update(parse_config_overrides(model_args.config_overrides))
@@ -226,5 +270,5 @@ def finish_training(trainer) -> None:
         trainer.save_model(trainer.args.output_dir)
 
 
-__all__ += ["ModelArguments", "DataArguments", "data_description", "finish_training", "load_data_arguments",
-            "run_finetuning", "parse_config_overrides"]
+__all__ += ["ModelArguments", "DataArguments", "data_description", "finish_training", "load_classifier",
+            "load_data_arguments", "run_finetuning", "parse_config_overrides", "video_processor_for"]
