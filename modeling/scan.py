@@ -12,8 +12,11 @@ switch chooses among them (``config.ssm_backend``, or ``backend=`` here):
 
 * ``"c"`` — the C CPU kernel (:mod:`.scan_c`), a ``torch.library`` custom op; fp32 CPU.
 * ``"torch"`` — the chunked torch scan (:mod:`.scan_torch`), also a custom op; any device.
+* ``"triton"`` — fused Triton kernels (:mod:`.scan_triton`), a custom op with initial and final states (and their
+  gradients) of its own; CUDA (and CPU tensors under ``TRITON_INTERPRET=1``, for tests).
 * ``"mamba_ssm"`` — mamba-ssm's fused CUDA kernel (:mod:`.scan_mamba_ssm`), which starts from a zero state only.
-* ``"auto"`` — the first available of ``c`` then ``torch`` on CPU, ``mamba_ssm`` then ``torch`` on CUDA.
+* ``"auto"`` — the first available of :data:`AUTO_ORDER`: ``c`` then ``torch`` on CPU; ``mamba_ssm``, ``triton``, then
+  ``torch`` on CUDA (so every stateful path on CUDA runs a fused kernel unless the torch scan is asked for).
 
 A backend that cannot start from a given state (or cannot return a final state that gradients flow through) still
 supports both here: the scan runs from zero and the initial state enters through the paper's state correction
@@ -159,7 +162,9 @@ def resolve_scan_backend(requested: str | None, device_type: str) -> str:
             " (ssm_backend='auto' picks one that does)"
         )
     if not backend.available():
-        reason = f": {kernel_error()}" if requested == "c" else " (pip install 'bytevid-hf[cuda]')"
+        reasons = {"c": f": {kernel_error()}", "triton": " (triton is not importable; it comes with torch's CUDA builds)",
+                   "mamba_ssm": " (pip install 'bytevid-hf[cuda]')"}
+        reason = reasons.get(requested, "")
         raise RuntimeError(f"selective scan: backend {requested!r} is not available{reason}")
     return requested
 

@@ -86,15 +86,15 @@ def run_python(code: str, env: dict | None = None, block_bytevid: bool = False, 
 
 
 #: What a classifier checkpoint ships: the modules its model and processor import, and nothing else (no ablation mixers,
-#: no sequence parallelism, no other heads). The README lists them.
+#: no sequence parallelism, no other heads). docs/models.md lists them.
 CLASSIFIER_CODE = {
     "configuration_bytevid.py", "mixers.py", "modeling_bytevid.py", "byte_chunks.py", "cache.py", "mamba.py",
     "pooling.py", "safe_loading.py", "scan.py", "scan_c.py", "scan_c_source.py", "scan_torch.py", "scan_mamba_ssm.py",
     "scan_triton.py", "state_correction.py",
 }
 PROCESSOR_CODE = {
-    "video_processor.py", "auto_registration.py", "deadline.py", "decode.py", "errors.py", "ffmpeg_logs.py", "frame_rate.py", "frame_size.py",
-    "io.py", "jpeg.py", "transcode.py",
+    "video_processor.py", "auto_registration.py", "deadline.py", "decode.py", "errors.py", "ffmpeg_logs.py",
+    "frame_rate.py", "frame_size.py", "io.py", "jpeg.py", "transcode.py",
 }
 
 

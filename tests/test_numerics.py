@@ -2,7 +2,7 @@
 recurrence), fp32 / bf16 / fp16 inference on long inputs produces no NaN/inf and stays close to fp32, and streaming
 (chunk by chunk, state carried) does not drift from the full forward.
 
-Tolerances, stated once (README "Robustness"):
+Tolerances, stated once (docs/robustness.md):
 
 * scan vs float64 reference: |y - y64| <= 1e-4·|y64| + 1e-5·max|y64| of the channel;
 * bf16 / fp16 inference vs fp32: relative error of the pooled representation ||p - p32|| / ||p32|| below 3e-2 (bf16,
