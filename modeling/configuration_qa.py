@@ -44,6 +44,14 @@ class BytesVideoGemmaConfig(PreTrainedConfig):
             bos or eos id).
         initializer_range (`float`, *optional*, defaults to 0.02):
             Std of the normal init of the pooling queries and the projector.
+        video_chunk_size (`int`, *optional*):
+            Long-video mode: the encoder reads each video ``video_chunk_size`` bytes at a time, every chunk continuing
+            the byte model's state (``cache``) after the previous one, so the video tokens are those of one pass over
+            the whole video while the encoder's activations are those of one chunk; in training each chunk is
+            activation-checkpointed and gradients flow through the carried state into every chunk (the gradients of
+            one pass). ``None`` (default) or ``0``: one pass over the whole (padded) batch. Needs a stateful encoder
+            (``video_config.mixer_type`` ``"mamba"`` or ``"mamba_flat"``); a multiple of
+            ``video_config.total_pool_factor`` avoids recomputing the open pooling window at each chunk boundary.
     """
 
     model_type = "bytevid_gemma"
@@ -62,12 +70,15 @@ class BytesVideoGemmaConfig(PreTrainedConfig):
     video_token: str = "<video>"
     video_token_id: int | None = None
     initializer_range: float = 0.02
+    video_chunk_size: int | None = None
 
     def __post_init__(self, **kwargs: Any):
         # Sub-configs are built by the base class from dicts / None (`sub_configs_defaults`).
         super().__post_init__(**kwargs)
         if self.num_video_tokens is None:
             self.num_video_tokens = 0
+        if self.video_chunk_size == 0:
+            self.video_chunk_size = None
         self.validate_architecture()
 
     def validate_architecture(self) -> None:
@@ -91,6 +102,10 @@ class BytesVideoGemmaConfig(PreTrainedConfig):
                              f"({sorted(ACT2FN)}), got {self.projector_hidden_act!r}")
         if not isinstance(self.video_token, str) or not self.video_token:
             raise ValueError(f"{name}.video_token must be a non-empty string, got {self.video_token!r}")
+        chunk = self.video_chunk_size
+        if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1):
+            raise ValueError(f"{name}.video_chunk_size must be a number of bytes >= 1 (None or 0 = one pass), got "
+                             f"{chunk!r}")
         self._validate_video_token_id()
 
     def _validate_video_token_id(self) -> None:

@@ -3,7 +3,9 @@
 [`BytesVideoGemmaForQA`] reads a video as its encoded bytes and answers questions about it in free text:
 
 1. [`BytesVideoModel`] (under ``bytevid``, as in every bytevid head) encodes ``video_input_ids`` (B, L) uint8 into its
-   last level (B, L_last, D_last), after the final norm;
+   last level (B, L_last, D_last), after the final norm — in one pass, or, with ``config.video_chunk_size`` (long-video
+   mode), chunk by chunk with the byte model's explicit state carried between chunks (the same positions; in training
+   each chunk is activation-checkpointed and gradients flow through the carried state: see ``encode_video``);
 2. ``num_video_tokens`` learned queries cross-attend over the real last-level positions
    ([`BytesVideoTokenPooling`], padding masked out) → (B, N, D_last); with ``num_video_tokens=0`` every real
    last-level position is kept instead (ceil(bytes / total_pool_factor) tokens per video);
@@ -23,6 +25,7 @@ import copy
 from dataclasses import dataclass
 
 import torch
+import torch.utils.checkpoint
 from torch import nn
 from transformers import AutoConfig, AutoModelForCausalLM, GenerationMixin, PreTrainedModel
 from transformers import initialization as init
@@ -32,7 +35,9 @@ from transformers.utils import ModelOutput, logging
 
 from .configuration_bytevid import ATTENTION_MIXERS
 from .configuration_qa import BytesVideoGemmaConfig
-from .modeling_bytevid import BytesVideoModel, BytesVideoPreTrainedModel
+from .cache import BytesVideoCache
+from .mixers import require_capability
+from .modeling_bytevid import BytesVideoModel, BytesVideoPreTrainedModel, prepare_byte_inputs
 from .token_pooling import BytesVideoTokenPooling
 from .safe_loading import SafeLoadingMixin
 
@@ -177,17 +182,19 @@ class BytesVideoGemmaForQA(BytesVideoGemmaPreTrainedModel, GenerationMixin):
     # Video tokens
     # ------------------------------------------------------------------------------------------------------------
     def get_video_features(
-        self, video_input_ids: torch.Tensor, video_attention_mask: torch.Tensor | None = None
+        self,
+        video_input_ids: torch.Tensor,
+        video_attention_mask: torch.Tensor | None = None,
+        video_chunk_size: int | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Encode (B, L) video bytes into language-model embeddings.
 
         Returns ``(features, counts)``: ``features`` (sum(counts), H) are the projected video tokens of all videos,
         video after video, and ``counts`` (B,) how many tokens each video contributes (``num_video_tokens``, or its
-        number of real last-level positions when ``num_video_tokens == 0``).
+        number of real last-level positions when ``num_video_tokens == 0``). ``video_chunk_size`` overrides
+        ``config.video_chunk_size`` (see [`encode_video`]).
         """
-        outputs = self.bytevid(video_input_ids, attention_mask=video_attention_mask, return_dict=True)
-        # The last level (B, L_last, D_last), normed, and its real positions.
-        hidden, last_mask = outputs.last_hidden_state, outputs.attention_mask.bool()
+        hidden, last_mask = self.encode_video(video_input_ids, video_attention_mask, video_chunk_size)
         if self.video_pooling is not None:
             tokens = self.video_pooling(hidden, last_mask)  # (B, N, D_last)
             features = self.projector(tokens)  # (B, N, H)
@@ -195,6 +202,69 @@ class BytesVideoGemmaForQA(BytesVideoGemmaPreTrainedModel, GenerationMixin):
             return features.reshape(-1, features.shape[-1]), counts  # (B·N, H), (B,)
         features = self.projector(hidden[last_mask])  # (Σ real positions, H)
         return features, last_mask.sum(1)
+
+    def encode_video(
+        self,
+        video_input_ids: torch.Tensor,
+        video_attention_mask: torch.Tensor | None = None,
+        video_chunk_size: int | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The encoder's last level (B, n, D_last), after the final norm, and its real positions (B, n) bool.
+
+        ``video_chunk_size`` (default ``config.video_chunk_size``; ``0`` forces one pass): when set and shorter than
+        the batch, each video is read ``video_chunk_size`` bytes at a time, every chunk continuing the byte model's
+        state after the previous one (``cache`` / ``use_cache``), and the last-level positions that each chunk makes
+        final are kept — the same positions as one pass over the whole video (to fp32 rounding), with the encoder's
+        activations bounded by one chunk. Under autograd each chunk is activation-checkpointed: only its bytes, the
+        state entering it and its outputs are kept, its activations are recomputed once in backward, and gradients
+        flow through the carried states into every earlier chunk, so they equal the one-pass gradients. Videos are
+        encoded one at a time (a state continues one video), right-padded to the batch's longest last level.
+        """
+        chunk_size = self.config.video_chunk_size if video_chunk_size is None else video_chunk_size
+        if not chunk_size or video_input_ids.shape[1] <= chunk_size:
+            outputs = self.bytevid(video_input_ids, attention_mask=video_attention_mask, return_dict=True)
+            return outputs.last_hidden_state, outputs.attention_mask.bool()
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+            raise ValueError(f"video_chunk_size must be a number of bytes >= 1 (0 = one pass), got {chunk_size!r}")
+        require_capability(self.config.video_config, "stateful", "reading a video in chunks (video_chunk_size)")
+        video_input_ids, mask = prepare_byte_inputs(video_input_ids, video_attention_mask)  # right-padded, checked
+        lengths = [int(n) for n in mask.sum(1)]
+        # Gradients reach the encoder only when it has trainable parameters (it reads integer bytes).
+        checkpoint = torch.is_grad_enabled() and any(p.requires_grad for p in self.bytevid.parameters())
+        rows = [
+            self._encode_video_in_chunks(video_input_ids[b : b + 1, :n], chunk_size, checkpoint)
+            for b, n in enumerate(lengths)
+        ]  # (1, n_b, D_last) each
+        width = max(row.shape[1] for row in rows)
+        hidden = torch.cat([nn.functional.pad(row, (0, 0, 0, width - row.shape[1])) for row in rows], dim=0)
+        counts = torch.tensor([row.shape[1] for row in rows], device=hidden.device)
+        mask = torch.arange(width, device=hidden.device).unsqueeze(0) < counts.unsqueeze(1)  # (B, n)
+        return hidden, mask
+
+    def _encode_video_in_chunks(self, video: torch.Tensor, chunk_size: int, checkpoint: bool) -> torch.Tensor:
+        """One video (1, n) of real bytes, read ``chunk_size`` bytes at a time → its last level (1, n_last, D)."""
+        cache, pieces = None, []
+        for start in range(0, video.shape[1], chunk_size):
+            chunk = video[:, start : start + chunk_size]
+            last = start + chunk_size >= video.shape[1]
+            if checkpoint:
+                hidden, cache = torch.utils.checkpoint.checkpoint(
+                    self._encode_video_chunk, chunk, cache, last, use_reentrant=False
+                )
+            else:
+                hidden, cache = self._encode_video_chunk(chunk, cache, last)
+            pieces.append(hidden)
+        return torch.cat(pieces, dim=1)
+
+    def _encode_video_chunk(self, chunk: torch.Tensor, cache: BytesVideoCache | None, last: bool):
+        """The last-level positions that ``chunk`` makes final (all remaining ones for the ``last`` chunk) and the
+        state after it (``None`` after the last chunk)."""
+        final_before = cache.pooled_count if cache is not None else 0
+        outputs = self.bytevid(chunk, cache=cache, use_cache=not last, return_dict=True)
+        # last_hidden_state starts at the first last-level position not final before this chunk.
+        if last:
+            return outputs.last_hidden_state, None
+        return outputs.last_hidden_state[:, : outputs.cache.pooled_count - final_before], outputs.cache
 
     def place_video_features(
         self,

@@ -4,6 +4,10 @@ Open-ended questions (no choices) are scored by exact match after normalisation 
 articles, whitespace collapsed); multiple-choice questions by accuracy of the option letter read from the generated
 text. Metrics are `evaluate` modules defined in code (bytevid_hf.training.qa_metrics): nothing is downloaded.
 
+Long videos: --video_chunk_size N (default: the checkpoint's config.video_chunk_size) encodes each video N bytes at a
+time with the encoder's state carried between chunks (the video tokens of one pass) and reads whole videos unless
+--max_video_bytes is given.
+
 Writes <output_dir>/predictions.jsonl (question, answer, prediction[, choices, video]) and metrics.json, and prints
 the metrics.
 """
@@ -19,6 +23,8 @@ from .arguments import TrainerCommand, parse
 EXAMPLES = """\
   bytevid evaluate-qa --model_name_or_path qa_out --eval_file qa_test.jsonl --output_dir qa_eval \\
       --batch_size 8 --max_new_tokens 16
+  bytevid evaluate-qa --model_name_or_path qa_out --eval_file long_qa_test.jsonl --video_chunk_size 1048576 \
+      --batch_size 1
 """
 
 COMMAND = TrainerCommand(__doc__, EXAMPLES, (QAEvaluationArguments,), training_arguments=False)

@@ -14,6 +14,11 @@ token is added to the tokenizer when missing).
 Training: everything by default at learning rate 1e-5; --freeze_lm trains only the video encoder, pooling and
 projector; --lora_r R trains LoRA adapters (peft) on the LM's attention projections plus the video side, saves the
 adapter to <output_dir>/lora_adapter and the merged model to <output_dir>.
+
+Long videos: --video_chunk_size N reads each video N bytes at a time with the encoder's state carried between chunks
+(the video tokens and gradients of one pass over the whole video; the encoder's activation memory is that of one
+chunk, each chunk being activation-checkpointed) and no longer truncates videos unless --max_video_bytes is given.
+The setting is saved in the model's config, so evaluate-qa reads the videos the same way.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ EXAMPLES = """\
       --eval_file qa_val.jsonl --output_dir qa_out --num_train_epochs 3 --per_device_train_batch_size 4 \\
       --max_video_bytes 262144 --eval_strategy epoch
   bytevid finetune-qa --model_name_or_path qa_out --train_file more.csv --lora_r 16 --output_dir qa_lora
+  bytevid finetune-qa --model_name_or_path qa_out --train_file long_qa.jsonl --output_dir qa_long \
+      --video_chunk_size 1048576 --per_device_train_batch_size 1 --num_train_epochs 1
   bytevid evaluate-qa --model_name_or_path qa_out --eval_file qa_test.jsonl --output_dir qa_eval
 """
 

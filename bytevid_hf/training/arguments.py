@@ -236,6 +236,13 @@ class QAModelArguments:
     lora_target_modules: str = field(
         default=DEFAULT_LORA_TARGETS, metadata={"help": "Comma-separated LM module names that get LoRA adapters."}
     )
+    video_chunk_size: int | None = field(
+        default=None,
+        metadata={"help": "Long-video mode: the encoder reads each video this many bytes at a time, carrying its state "
+                          "(video tokens and gradients of one pass, activations of one chunk; saved as "
+                          "config.video_chunk_size); videos are then not truncated unless --max_video_bytes is given. "
+                          "0 = one pass; default: the model's setting (one pass for new models)."},
+    )
 
 
 @dataclass
@@ -254,7 +261,9 @@ class QADataArguments:
     data_dir: str | None = field(default=None, metadata={"help": "load_dataset's data_dir for --dataset_name."})
     train_split: str = field(default="train", metadata={"help": "Training split of --dataset_name / a dataset."})
     eval_split: str | None = field(default=None, metadata={"help": "Evaluation split of --dataset_name."})
-    max_video_bytes: int | None = field(default=None, metadata={"help": "Truncate every video to this many bytes."})
+    max_video_bytes: int | None = field(default=None, metadata={
+        "help": "Truncate every video to this many bytes (default: the video processor's max_length, none in "
+                "long-video mode, see --video_chunk_size)."})
     transcode: bool = field(default=False, metadata={"help": "Re-encode every video to the canonical format first."})
     use_chat_template: bool = field(default=True, metadata={"help": "Render prompts with the chat template."})
 
@@ -270,7 +279,15 @@ class QAEvaluationArguments:
     batch_size: int = field(default=8, metadata={"help": "Questions per generate() call."})
     max_new_tokens: int = field(default=16, metadata={"help": "Longest generated answer, in tokens."})
     num_beams: int = field(default=1, metadata={"help": "Beam search width (1 = greedy)."})
-    max_video_bytes: int | None = field(default=None, metadata={"help": "Truncate every video to this many bytes."})
+    max_video_bytes: int | None = field(default=None, metadata={
+        "help": "Truncate every video to this many bytes (default: the saved processor's max_length, none in "
+                "long-video mode)."})
+    video_chunk_size: int | None = field(
+        default=None,
+        metadata={"help": "Long-video mode: encode each video this many bytes at a time with the encoder's state "
+                          "carried between chunks (the video tokens of one pass); videos are then not truncated unless "
+                          "--max_video_bytes is given. 0 = one pass; default: the checkpoint's config.video_chunk_size."},
+    )
     limit: int | None = field(default=None, metadata={"help": "Evaluate only the first N questions."})
     device: str | None = field(default=None, metadata={"help": "cpu, cuda, ... (default: cuda when available)."})
     use_chat_template: bool = field(default=True, metadata={"help": "Render prompts with the chat template."})

@@ -11,6 +11,11 @@ Model: a saved QA checkpoint (``--model_name_or_path``) or two pre-trained parts
 (``--video_encoder``) and a Gemma causal LM with its tokenizer (``--language_model``). Everything trains by default
 (learning rate 1e-5); ``--freeze_lm`` trains only the video side (encoder, pooling, projector), ``--lora_r R`` puts
 LoRA adapters (peft) on the language model's attention projections and trains them with the video side.
+
+Long videos: ``--video_chunk_size N`` (``config.video_chunk_size``) makes the encoder read each video N bytes at a
+time with its state carried between chunks — the video tokens, loss and gradients of one pass over the whole video,
+the encoder's activation memory of one chunk (each chunk activation-checkpointed in training) — and stops truncating
+videos unless ``--max_video_bytes`` is given (:func:`configure_video_length`).
 """
 
 from __future__ import annotations
@@ -267,6 +272,37 @@ def prepare_for_training(model, model_args: QAModelArguments):
     return model
 
 
+def configure_video_length(model, processor, max_video_bytes: int | None = None,
+                           video_chunk_size: int | None = None) -> None:
+    """Set how much of each video the model reads (``bytevid finetune-qa`` / ``evaluate-qa``).
+
+    ``video_chunk_size`` (``None``: keep ``model.config.video_chunk_size``; ``0``: one pass) sets the model's
+    long-video mode (see :meth:`BytesVideoGemmaForQA.encode_video`). ``max_video_bytes`` truncates every video to
+    that many bytes. Without it, long-video mode removes the video processor's ``max_length`` (which a processor
+    loaded from a checkpoint may carry, e.g. a classifier's training window), so whole videos are read; otherwise the
+    processor is left as it is (today's behaviour).
+    """
+    from transformers.utils import logging
+
+    config = getattr(model, "config", model)
+    if video_chunk_size is not None:
+        if isinstance(video_chunk_size, bool) or not isinstance(video_chunk_size, int) or video_chunk_size < 0:
+            raise ValueError(f"--video_chunk_size must be a number of bytes >= 1 (0 = one pass), got "
+                             f"{video_chunk_size!r}")
+        config.video_chunk_size = video_chunk_size or None
+    video_processor = processor.video_processor
+    if max_video_bytes is not None:
+        video_processor.max_length = max_video_bytes
+        video_processor.truncation = True
+    elif config.video_chunk_size and video_processor.max_length is not None:
+        logging.get_logger(__name__).info(
+            f"long-video mode (video_chunk_size={config.video_chunk_size}): videos are read whole instead of being "
+            f"truncated to the video processor's max_length={video_processor.max_length} (set --max_video_bytes to "
+            "truncate)"
+        )
+        video_processor.max_length = None
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Fine-tuning
 # ---------------------------------------------------------------------------------------------------------------------
@@ -285,9 +321,7 @@ def run_qa_finetuning(model_args: QAModelArguments, data_args: QADataArguments, 
         raise ValueError("pass --train_file (a CSV/JSONL manifest or a local dataset) or --dataset_name (a "
                          "load_dataset name, e.g. a Hub dataset id)")
     model, processor = build_qa_model_and_processor(model_args)
-    if data_args.max_video_bytes is not None:
-        processor.video_processor.max_length = data_args.max_video_bytes
-        processor.video_processor.truncation = True
+    configure_video_length(model, processor, data_args.max_video_bytes, model_args.video_chunk_size)
     if data_args.transcode:
         processor.video_processor.transcode = True
     model = prepare_for_training(model, model_args)
@@ -396,9 +430,7 @@ def run_qa_evaluation(args: QAEvaluationArguments) -> dict[str, float]:
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     model = BytesVideoGemmaForQA.from_pretrained(args.model_name_or_path).to(device)
     processor = BytesVideoQAProcessor.from_pretrained(args.model_name_or_path)
-    if args.max_video_bytes is not None:
-        processor.video_processor.max_length = args.max_video_bytes
-        processor.video_processor.truncation = True
+    configure_video_length(model, processor, args.max_video_bytes, args.video_chunk_size)
     data = load_qa_data(args.eval_file, split=args.split)
     if args.limit is not None:
         data = data.select(range(min(args.limit, len(data))))
@@ -441,6 +473,7 @@ __all__ = [
     "QAModelArguments",
     "apply_lora",
     "build_qa_model_and_processor",
+    "configure_video_length",
     "evaluate_main",
     "finetune_main",
     "generate_answers",
