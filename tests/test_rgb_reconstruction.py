@@ -17,6 +17,12 @@ from bytevid_hf import BytesVideoConfig, BytesVideoForClassification
 from bytevid_hf.modeling.modeling_rgb import BytesVideoForRGBReconstruction, decoder_stage_sizes
 from bytevid_hf.processing.ffmpeg_logs import quiet_ffmpeg_logs
 from bytevid_hf.processing.frames import RGBReconstructionCollator, sample_frames
+from bytevid_hf.testing.baselines import (
+    assert_encoder_transferred,
+    blind_embeddings,
+    channel_mean_mse,
+    constant_prediction_mse,
+)
 
 TINY = dict(reconstruction_tokens=(2, 2, 2), reconstruction_frames=4, reconstruction_size=16,
             reconstruction_hidden_size=8)
@@ -196,12 +202,36 @@ def test_sample_frames_errors_name_the_input(tmp_path):
         sample_frames(tmp_path / "missing.mp4")
 
 
-def test_trainer_trains_from_encoded_videos_save_load_and_transfer_to_the_classifier(tmp_path, caplog):
-    rng = np.random.default_rng(0)
-    rows = []
-    for _ in range(8):  # each video: two dark solid colours, switching halfway (far from the initial output ~0.5)
-        a, b = (tuple(int(x) for x in rng.integers(0, 60, 3)) for _ in range(2))
-        rows.append({"video": _encode([a] * 10 + [b] * 10)})
+BLACK, WHITE = (0, 0, 0), (255, 255, 255)
+
+
+@pytest.fixture(scope="module")
+def black_and_white_videos():
+    """8 lossless clips, black or white throughout (alternately), of 12-19 frames: their frames are exactly 0 or 1,
+    so no reconstruction that ignores the bytes does better than 0.5 everywhere (MSE 0.25)."""
+    return [{"video": _encode([WHITE if i % 2 else BLACK] * (12 + i))} for i in range(8)]
+
+
+def _train_reconstruction(model, rows, collator, tmp_path, steps=60):
+    """Trainer (batch 4, Adam 1e-3) on ``rows``; returns the logged losses and the Trainer."""
+    args = TrainingArguments(output_dir=str(tmp_path / "run"), per_device_train_batch_size=4, max_steps=steps,
+                             lr_scheduler_type="constant", learning_rate=1e-3, report_to=[], save_strategy="no",
+                             logging_steps=10, use_cpu=True, disable_tqdm=True, remove_unused_columns=False,
+                             prediction_loss_only=True, per_device_eval_batch_size=4)
+    trainer = Trainer(model=model.train(), args=args, train_dataset=rows, eval_dataset=rows, data_collator=collator)
+    trainer.train()
+    return [e["loss"] for e in trainer.state.log_history if "loss" in e], trainer
+
+
+def _blind_baseline(pixels):
+    """The MSE of the best reconstruction that ignores the input (the mean target at every pixel), which the per-
+    channel mean colour cannot beat either; computed from the targets alone."""
+    return min(constant_prediction_mse(pixels), channel_mean_mse(pixels, channel_dim=2))
+
+
+def test_trainer_trains_from_encoded_videos_save_load_and_transfer_to_the_classifier(tmp_path, caplog,
+                                                                                   black_and_white_videos):
+    rows = black_and_white_videos
     collator = RGBReconstructionCollator.from_config(_config(), max_length=1024)  # bytes truncated, not the frames
     batch = collator(rows[:3])
     assert batch["input_ids"].dtype == torch.uint8 and batch["input_ids"].shape == (3, 1024)
@@ -210,18 +240,18 @@ def test_trainer_trains_from_encoded_videos_save_load_and_transfer_to_the_classi
     torch.testing.assert_close(batch["pixel_values"][1], sample_frames(rows[1]["video"], num_frames=4, size=16))
     with pytest.raises(KeyError, match="remove_unused_columns"):
         collator([{"label": 0}])
+    pixels = collator(rows)["pixel_values"]
+    for i, frames in enumerate(pixels):  # the known colours, so the baseline is known too
+        assert float((frames - (i % 2)).abs().max()) <= 2 / 255
+    baseline = _blind_baseline(pixels)
+    assert baseline == pytest.approx(0.25, abs=0.01)
 
     model = _model()
-    args = TrainingArguments(output_dir=str(tmp_path / "run"), per_device_train_batch_size=4, max_steps=30,
-                             lr_scheduler_type="constant", learning_rate=5e-3, report_to=[], save_strategy="no",
-                             logging_steps=5, use_cpu=True, disable_tqdm=True, remove_unused_columns=False,
-                             prediction_loss_only=True, per_device_eval_batch_size=4)
-    trainer = Trainer(model=model.train(), args=args, train_dataset=rows, eval_dataset=rows[:4],
-                      data_collator=collator)
-    trainer.train()
-    losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
-    assert losses[-1] < 0.5 * losses[0], losses
-    assert "eval_loss" in trainer.evaluate()  # forward(return_loss=True) gives Trainer a loss without labels
+    losses, trainer = _train_reconstruction(model, rows, collator, tmp_path)
+    assert losses[-1] < losses[0], losses
+    eval_loss = trainer.evaluate()["eval_loss"]  # forward(return_loss=True) gives Trainer a loss without labels
+    assert eval_loss < 0.2 * baseline, (eval_loss, baseline)  # it reads the colour from the bytes
+    batch = collator(rows[:4])
 
     out = tmp_path / "pretrained"
     model.save_pretrained(out)
@@ -238,9 +268,21 @@ def test_trainer_trains_from_encoded_videos_save_load_and_transfer_to_the_classi
             classifier = BytesVideoForClassification.from_pretrained(out, num_labels=3)
     finally:
         hf_logging.disable_propagation()
-    for name, param in model.bytevid.state_dict().items():
-        torch.testing.assert_close(classifier.bytevid.state_dict()[name], param, rtol=0, atol=0)
+    assert_encoder_transferred(model, classifier, batch["input_ids"], batch["attention_mask"])
     text = caplog.text
     assert "newly initialized" in text and "classifier.weight" in text and "classifier.bias" in text
     newly = text.split("newly initialized", 1)[1].split("\n")[0]
     assert "bytevid." not in newly  # only the head is new
+
+
+def test_an_input_blind_model_does_not_beat_the_constant_reconstruction(tmp_path, black_and_white_videos):
+    """The baseline above is a real floor: the same training with embeddings that ignore the bytes
+    (bytevid_hf.testing.baselines.blind_embeddings) ends at the mean-colour MSE, not below."""
+    collator = RGBReconstructionCollator.from_config(_config(), max_length=1024)
+    baseline = _blind_baseline(collator(black_and_white_videos)["pixel_values"])
+    model = _model()
+    with blind_embeddings(model):
+        _, trainer = _train_reconstruction(model, black_and_white_videos, collator, tmp_path)
+        eval_loss = trainer.evaluate()["eval_loss"]
+    assert eval_loss >= 0.99 * baseline, (eval_loss, baseline)
+    assert not eval_loss < 0.2 * baseline
