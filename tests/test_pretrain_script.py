@@ -10,6 +10,7 @@ import torch
 from bytevid_hf import BytesVideoForCausalLM, BytesVideoForClassification, BytesVideoForRGBReconstruction
 from bytevid_hf.training.pretraining import NextByteCollator, default_learning_rate
 from bytevid_hf.data.synthetic import SyntheticVideoTask
+from bytevid_hf.testing.baselines import assert_encoder_transferred
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "pretrain.py"
 
@@ -34,6 +35,15 @@ COMMON = ["--preset", "bytes-micro", "--max_steps", "3", "--per_device_train_bat
           "--save_strategy", "no", "--use_cpu", "--disable_tqdm", "true", "--logging_steps", "1"]
 
 
+def _clip_bytes(video_dir, length=3000):
+    """(ids, mask) of the first ``length`` bytes of two of the clips (the second clip's last third masked)."""
+    paths = sorted(video_dir.rglob("*.mp4"))[:2]
+    ids = torch.stack([torch.frombuffer(bytearray(p.read_bytes()[:length]), dtype=torch.uint8) for p in paths])
+    mask = torch.ones_like(ids, dtype=torch.long)
+    mask[1, 2 * length // 3 :] = 0
+    return ids, mask
+
+
 @pytest.mark.parametrize("objective", ["next-byte", "rgb"])
 def test_pretrain_then_finetune(objective, video_dir, tmp_path):
     out = tmp_path / "pre"
@@ -46,8 +56,8 @@ def test_pretrain_then_finetune(objective, video_dir, tmp_path):
     pretrained = cls.from_pretrained(out)
     assert pretrained.config.architectures == [cls.__name__]
     classifier = BytesVideoForClassification.from_pretrained(out, num_labels=2)
-    for name, value in pretrained.bytevid.state_dict().items():
-        torch.testing.assert_close(classifier.bytevid.state_dict()[name], value)
+    # every encoder parameter, a fresh head, the same hidden states on the clips the pre-training read
+    assert_encoder_transferred(pretrained, classifier, *_clip_bytes(video_dir))
 
 
 def test_learning_rate_defaults_follow_the_paper(video_dir, tmp_path, monkeypatch):
@@ -89,7 +99,7 @@ def test_next_byte_collator_crops_reproducibly_and_rejects_bad_settings():
         NextByteCollator(BytesVideoProcessor())([{"path": "x"}])
 
 
-def test_next_byte_pretraining_on_jpeg_images_transfers_to_video(tmp_path):
+def test_next_byte_pretraining_on_jpeg_images_transfers_to_video(tmp_path, video_dir):
     """Table 11's route: pre-train on JPEG bytes of images (processor in JPEG mode), fine-tune on video bytes."""
     import numpy as np
     from transformers import Trainer, TrainingArguments
@@ -115,7 +125,9 @@ def test_next_byte_pretraining_on_jpeg_images_transfers_to_video(tmp_path):
     Trainer(model=model, args=args, train_dataset=rows, data_collator=collate).train()
     model.save_pretrained(tmp_path / "image_pretrained")
     classifier = BytesVideoForClassification.from_pretrained(tmp_path / "image_pretrained", num_labels=2)
-    torch.testing.assert_close(classifier.bytevid.embeddings.weight, model.bytevid.embeddings.weight)
+    # the whole encoder (embeddings, every Mamba layer, poolers, final norm) and nothing else, and on video bytes
+    # the classifier's encoder computes exactly what the image-pre-trained one does
+    assert_encoder_transferred(model, classifier, *_clip_bytes(video_dir))
 
 
 def test_pretrain_from_a_load_dataset_name(video_dir, tmp_path):
