@@ -22,6 +22,7 @@ steps read the video tokens from the language model's KV cache.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -264,7 +265,11 @@ class BytesVideoGemmaForQA(BytesVideoGemmaPreTrainedModel, GenerationMixin):
         # last_hidden_state starts at the first last-level position not final before this chunk.
         if last:
             return outputs.last_hidden_state, None
-        return outputs.last_hidden_state[:, : outputs.cache.pooled_count - final_before], outputs.cache
+        cache = outputs.cache
+        # A pooling buffer is a slice of its level's output for the whole chunk: copied, so that the carried state
+        # (kept until backward under checkpointing) does not keep those outputs alive.
+        cache = dataclasses.replace(cache, pool_buffers=[None if b is None else b.clone() for b in cache.pool_buffers])
+        return outputs.last_hidden_state[:, : cache.pooled_count - final_before], cache
 
     def place_video_features(
         self,

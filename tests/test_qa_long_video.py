@@ -117,6 +117,19 @@ def test_chunked_training_gradients_equal_one_pass_and_chunks_are_checkpointed()
     assert sorted(calls) == sorted([300, 300, 300, 100, 300, 300, 177] * 2)
 
 
+def test_the_carried_state_holds_no_view_of_a_chunks_activations():
+    """Under checkpointing the state after every chunk lives until backward: each of its tensors must own a storage of
+    its own size (a pooling buffer is a slice of a whole level's output; it is copied)."""
+    model = make_model(num_video_tokens=4).train()
+    video = torch.randint(0, 256, (1, 1001), dtype=torch.uint8)  # open windows at every level
+    _, cache = model._encode_video_chunk(video, None, last=False)
+    tensors = [b for b in cache.pool_buffers if b is not None]
+    assert len(tensors) == 3
+    tensors += [t for level in cache.layer_states for state in level for t in state] + [cache.pooled_sum]
+    for tensor in tensors:
+        assert tensor.untyped_storage().nbytes() == tensor.numel() * tensor.element_size()
+
+
 def test_a_detached_state_would_fail_the_gradient_check(monkeypatch):
     """The check above is sensitive: cutting the gradient at the carried state (truncated BPTT, as classification's
     sub-sequence training does) changes the encoder's gradients by far more than the tolerance."""
