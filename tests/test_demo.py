@@ -15,6 +15,8 @@ from bytevid_hf.hub.model_card import render_model_card
 
 REPO = Path(__file__).resolve().parents[1]
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py: the in-process re-evaluation, not the script
+
 
 def test_demo_runs_end_to_end_in_short_mode(tmp_path):
     out = tmp_path / "demo"

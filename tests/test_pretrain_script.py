@@ -14,6 +14,8 @@ from bytevid_hf.testing.baselines import assert_encoder_transferred
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "pretrain.py"
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py; 2 threads make these tiny steps much slower
+
 
 @pytest.fixture(scope="module")
 def video_dir(tmp_path_factory):
