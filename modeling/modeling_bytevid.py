@@ -395,7 +395,8 @@ class BytesVideoModel(BytesVideoPreTrainedModel):
             return pooled, pooled_mask, None, None
         windows = complete // pooler.pool_size
         start = windows * pooler.pool_size
-        new_buffer = hidden[:, start:complete] if complete > start else None
+        # A copy, not a view: a view would keep the whole level's output alive for as long as the cache lives.
+        new_buffer = hidden[:, start:complete].clone() if complete > start else None
         return pooled, pooled_mask, new_buffer, windows
 
     def _mean_pool(self, normed, mask, cache, complete, new_bytes):

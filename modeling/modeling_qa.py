@@ -22,7 +22,6 @@ steps read the video tokens from the language model's KV cache.
 from __future__ import annotations
 
 import copy
-import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -265,10 +264,8 @@ class BytesVideoGemmaForQA(BytesVideoGemmaPreTrainedModel, GenerationMixin):
         # last_hidden_state starts at the first last-level position not final before this chunk.
         if last:
             return outputs.last_hidden_state, None
-        cache = outputs.cache
-        # A pooling buffer is a slice of its level's output for the whole chunk: copied, so that the carried state
-        # (kept until backward under checkpointing) does not keep those outputs alive.
-        cache = dataclasses.replace(cache, pool_buffers=[None if b is None else b.clone() for b in cache.pool_buffers])
+        cache = outputs.cache  # owns its memory (the backbone copies its pooling buffers), so the carried state,
+        # kept until backward under checkpointing, does not keep the chunk's level outputs alive
         return outputs.last_hidden_state[:, : cache.pooled_count - final_before], cache
 
     def place_video_features(

@@ -165,3 +165,19 @@ def test_no_automatic_mode_switch_inside_forward():
     assert out.last_hidden_state.shape[1] == -(-3000 // model.config.total_pool_factor)
     torch.testing.assert_close(model.stream(ids[0], progress=False).pooler_output, out.pooler_output,
                                rtol=1e-4, atol=1e-5)
+
+
+def test_a_cache_owns_its_memory():
+    """Every tensor of a cache owns a storage of its own size: a view into a level's output would keep that whole
+    (B, L_i, D_i) output alive for as long as the cache lives (streaming, state carry), so memory would grow with the
+    chunk instead of with the state."""
+    torch.manual_seed(0)
+    model = BytesVideoModel(BytesVideoConfig.from_preset("bytes-micro", pooling="concat")).eval()
+    ids = torch.randint(0, 256, (2, 1001), dtype=torch.uint8)  # 1001: every level leaves an open window
+    with torch.no_grad():
+        cache = model(ids, use_cache=True).cache
+    tensors = [t for t in cache.pool_buffers if t is not None]
+    tensors += [t for states in cache.layer_states for state in states if state is not None for t in state]
+    assert len([t for t in cache.pool_buffers if t is not None]) > 0
+    for tensor in tensors:
+        assert tensor.untyped_storage().nbytes() == tensor.numel() * tensor.element_size(), tensor.shape
