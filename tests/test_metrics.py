@@ -15,6 +15,8 @@ from bytevid_hf.training.metrics import (
     mean_average_precision,
 )
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py
+
 
 def brute_force_ap(scores, labels):
     """sum_k (R_k - R_{k-1}) P_k over the distinct scores t_1 > t_2 > ... taken as thresholds: P_k and R_k are the
@@ -165,3 +167,37 @@ def test_trainer_evaluate_reports_map_of_a_multi_label_classifier(tmp_path):
     expected_loss = torch.nn.functional.binary_cross_entropy_with_logits(torch.tensor(logits), torch.tensor(labels,
                                                                          dtype=torch.float32))
     assert metrics["eval_loss"] == pytest.approx(float(expected_loss), abs=1e-5)
+
+
+def test_run_finetuning_on_multi_hot_labels_reports_map(tmp_path):
+    """The scripts' path (run_finetuning) on a dataset of multi-hot label vectors: BCE training (problem_type inferred
+    from the float labels and saved), and eval_mean_average_precision equal to the mAP of the saved checkpoint's
+    logits, recomputed here one video at a time."""
+    import datasets
+    from transformers import TrainingArguments
+
+    from bytevid_hf.testing.baselines import checkpoint_logits
+    from bytevid_hf.training.finetune import DataArguments, ModelArguments, run_finetuning
+
+    rng = np.random.default_rng(1)
+    features = datasets.Features({"video": datasets.Value("binary"),
+                                  "label": datasets.Sequence(datasets.Value("float32"), length=3)})
+
+    def rows(n):
+        return [{"video": rng.integers(0, 256, 300, dtype=np.uint8).tobytes(),
+                 "label": [float(x) for x in (rng.random(3) < 0.5)]} for _ in range(n)]
+
+    test_rows = rows(6)
+    test_rows[0]["label"] = [1.0, 1.0, 1.0]  # every class has a positive
+    datasets.DatasetDict(train=datasets.Dataset.from_list(rows(4), features=features),
+                         test=datasets.Dataset.from_list(test_rows, features=features)).save_to_disk(str(tmp_path / "d"))
+    args = TrainingArguments(str(tmp_path / "out"), per_device_train_batch_size=2, max_steps=2, report_to=[],
+                             use_cpu=True, save_strategy="no", disable_tqdm=True)
+    torch.manual_seed(0)
+    metrics = run_finetuning(ModelArguments(preset="bytes-micro"), DataArguments(dataset_path=str(tmp_path / "d")), args)
+    from bytevid_hf import BytesVideoConfig
+
+    assert BytesVideoConfig.from_pretrained(tmp_path / "out").problem_type == "multi_label_classification"
+    logits = checkpoint_logits(tmp_path / "out", [r["video"] for r in test_rows]).numpy()
+    labels = np.array([r["label"] for r in test_rows])
+    assert metrics["eval_mean_average_precision"] == pytest.approx(brute_force_map(logits, labels), abs=1e-6)
