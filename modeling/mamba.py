@@ -138,10 +138,10 @@ class BytesVideoMambaMixer(nn.Module):
             out = hidden_states.new_zeros(batch, 0, self.hidden_size)
             return out, (self._state_or_zeros(hidden_states, conv_state, ssm_state) if return_state else None)
         outputs = []  # (B, block, D) each
-        for start, end, last in self._blocks(length):
+        for block, last in self._blocks(hidden_states):
             need_state = return_state or not last
             out, conv_state, ssm_state = self._maybe_checkpoint(
-                self._run_block, hidden_states[:, start:end], conv_state, ssm_state, need_state
+                self._run_block, block, conv_state, ssm_state, need_state
             )
             outputs.append(out)
         out = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=1)
@@ -155,12 +155,12 @@ class BytesVideoMambaMixer(nn.Module):
         Runs the segment (B, L, D) from ``conv_state`` (zeros when ``None``) and a zero SSM state and returns
         ``(log P, h⁰)``, both (B, E, N) fp32: log P = A·ΣΔ is the segment's total log decay and h⁰ its final state
         from zero. The layer's outputs are not computed."""
-        batch, length, _ = hidden_states.shape
+        batch = hidden_states.shape[0]
         log_decay = hidden_states.new_zeros(batch, self.intermediate_size, self.ssm_state_size, dtype=torch.float32)
         state = torch.zeros_like(log_decay)
-        for start, end, last in self._blocks(length):
+        for block, last in self._blocks(hidden_states):
             block_log_decay, block_state, conv_state = self._maybe_checkpoint(
-                self._transition_block, hidden_states[:, start:end], conv_state, not last
+                self._transition_block, block, conv_state, not last
             )
             state = torch.exp(block_log_decay) * state + block_state  # Eq. 3 between blocks
             log_decay = log_decay + block_log_decay
@@ -184,11 +184,16 @@ class BytesVideoMambaMixer(nn.Module):
             ssm_state = reference.new_zeros(batch, self.intermediate_size, self.ssm_state_size, dtype=torch.float32)
         return MambaLayerState(conv_state, ssm_state)
 
-    def _blocks(self, length: int):
-        """[start, end, is_last] of the blocks of ``config.mixer_block_size`` positions (one block when 0)."""
-        block = self.config.mixer_block_size or length
-        starts = range(0, length, block)
-        return [(start, min(start + block, length), start + block >= length) for start in starts]
+    def _blocks(self, hidden_states: torch.Tensor) -> list[tuple[torch.Tensor, bool]]:
+        """[(block (B, ≤ block size, D), is_last)] for the blocks of ``config.mixer_block_size`` positions (one block
+        when 0). One ``split``, not a slice per block: in backward a slice's gradient is a zero tensor of the whole
+        input's size (B, L, D) with the block filled in, so per-block slices would cost O(L²/block) time and memory
+        traffic; ``split``'s backward concatenates the blocks' gradients once."""
+        length = hidden_states.shape[1]
+        if length == 0:
+            return []
+        blocks = torch.split(hidden_states, self.config.mixer_block_size or length, dim=1)
+        return [(block, index == len(blocks) - 1) for index, block in enumerate(blocks)]
 
     def _maybe_checkpoint(self, function, *args):
         if self.gradient_checkpointing and self.training and torch.is_grad_enabled():

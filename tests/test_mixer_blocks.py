@@ -63,3 +63,33 @@ def test_blocked_model_matches_one_pass_model():
 def test_block_size_is_validated():
     with pytest.raises(ValueError, match="mixer_block_size"):
         BytesVideoConfig(mixer_block_size=-1)
+
+
+def _consumers_of(tensor, leaf):
+    """Names of the autograd nodes of ``tensor``'s graph that take ``leaf`` (a leaf tensor) directly."""
+    seen, stack, names = set(), [tensor.grad_fn], []
+    while stack:
+        node = stack.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        for next_node, _ in node.next_functions:
+            if next_node is not None and getattr(next_node, "variable", None) is leaf:
+                names.append(type(node).__name__)
+            stack.append(next_node)
+    return names
+
+
+@pytest.mark.parametrize("checkpointed", [False, True])
+def test_backward_does_not_materialise_the_whole_input_per_block(checkpointed):
+    """The blocks are cut from the layer input with one split: a slice per block would give each block's input
+    gradient as a zero tensor of the whole input's size (O(L²/block) work and page faults in backward — an hour-long
+    step on 16M bytes). The input feeds one node, not one slice per block."""
+    mixer = _mixer(16).train()
+    mixer.gradient_checkpointing = checkpointed
+    x = torch.randn(1, 16 * 20, 24, requires_grad=True)
+    out, _ = mixer(x)
+    consumers = _consumers_of(out, x)
+    assert len(consumers) == 1 and "Slice" not in consumers[0], consumers
+    out.sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
