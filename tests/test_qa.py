@@ -8,6 +8,7 @@ template).
 from __future__ import annotations
 
 import json
+import string
 
 import datasets
 import pytest
@@ -494,9 +495,20 @@ def test_finetune_and_evaluate_scripts_end_to_end(tmp_path, clips):
     metrics = evaluate_main(["--model_name_or_path", str(out), "--eval_file", str(tmp_path / "qa.jsonl"),
                              "--output_dir", str(tmp_path / "eval"), "--max_new_tokens", "4", "--device", "cpu"])
     assert metrics["num_open_ended"] == 2 and metrics["num_multiple_choice"] == 2
-    assert 0 <= metrics["exact_match"] <= 1 and 0 <= metrics["multiple_choice_accuracy"] <= 1
     predictions = [json.loads(line) for line in (tmp_path / "eval" / "predictions.jsonl").read_text().splitlines()]
     assert len(predictions) == 4 and all("prediction" in p for p in predictions)
+    # The reported exact match is that of the written predictions, recomputed here from the definition (lowercase,
+    # no punctuation, no articles, single spaces), and the rows with choices are the multiple-choice ones.
+
+    def norm(text):
+        words = "".join(" " if ch in string.punctuation else ch for ch in str(text).lower()).split()
+        return " ".join(w for w in words if w not in ("a", "an", "the"))
+
+    open_rows = [p for p in predictions if "choices" not in p]
+    assert len(open_rows) == 2
+    expected = sum(norm(p["prediction"]) == norm(p["answer"]) for p in open_rows) / len(open_rows)
+    assert metrics["exact_match"] == pytest.approx(expected)
+    assert metrics["multiple_choice_accuracy"] in (0.0, 0.5, 1.0)  # two multiple-choice rows
     # LoRA run from the saved QA model: the adapter and the merged model are both written.
     lora_out = tmp_path / "lora"
     finetune_main(["--model_name_or_path", str(out), "--lora_r", "2", "--output_dir", str(lora_out), *common])
