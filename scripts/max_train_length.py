@@ -9,9 +9,13 @@ Memory model. With state carry only one piece of L/K bytes (and, under sequence 
 
     peak ≈ base (weights, gradients, Adam moments, allocator) + bytes_per_position × L / (K · R)
 
-and the longest trainable length grows linearly in K·R: L_max(K, R) ≈ K · R · L_max(1, 1) (minus alignment to
-``pool_size ** num_levels`` per piece). This script measures it: every trial is a fresh subprocess that builds the
-model, runs ONE optimizer step (K forward/backward passes with state carry via
+What has been measured of that: doubling K doubled the trainable length (×1.94, bytes-micro, this script), and with
+R = 2 gloo ranks a rank holds 0.51 of the one-process activation memory (``scripts/sp_memory.py``, bytes-micro on 16M
+and 19M bytes), so L_max(K, R) ≈ K · R · L_max(1, 1) holds for K = 2 and for R = 2 (minus alignment to
+``pool_size ** num_levels`` per piece); beyond those it is an extrapolation, not a measurement.
+
+This script measures L_max(K, 1) (one process; sequence-parallel memory is ``scripts/sp_memory.py``'s): every trial is
+a fresh subprocess that builds the model, runs ONE optimizer step (K forward/backward passes with state carry via
 ``bytevid_hf.training.subsequence.train_with_state_carry``, then ``AdamW.step``) on random bytes and reports its peak
 RSS; a watchdog ends a trial the moment its RSS passes the budget. The search fits the linear model to measured
 trials, tries the predicted maximum, and backs off by 7% on failure, so every reported length is one that actually
