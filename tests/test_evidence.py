@@ -206,3 +206,70 @@ def test_runner_with_pretrained_byte_models(tmp_path):
         assert run["pretrain_steps"] >= 1 and run["pretrain_cpu_seconds"] > 0
         assert run["cpu_seconds"] == pytest.approx(run["pretrain_cpu_seconds"] + run["finetune_cpu_seconds"])
         assert run["cpu_seconds"] >= 6
+
+
+# --------------------------------------------------------------------------------------------------- encodings
+def test_encoding_variants_codec_container_gop_and_same_clips():
+    """Every encoding variant (issue 18.3) gives decodable clips of its codec and container, CAVLC has CABAC off,
+    the short GOP has an IDR every 8 frames, and labels and metadata (sources, seeds, rate draws) do not change."""
+    from bytevid_hf.experiments.evidence import command
+    from bytevid_hf.experiments.evidence.encoding import CODECS, ENCODINGS, probe
+
+    assert command.ENCODINGS == tuple(ENCODINGS)
+    expected = {"h264": ("h264", "mp4"), "h264-cavlc": ("h264", "mp4"), "h264-short-gop": ("h264", "mp4"),
+                "h265": ("hevc", "mp4"), "vp9-webm": ("vp9", "webm")}
+    rows = {e: build_task("appearance", encoding=e).generate(4, "heldout", seed=3) for e in ENCODINGS}
+    for encoding, clips in rows.items():
+        assert [r["label"] for r in clips] == [r["label"] for r in rows["h264"]]
+        assert [r["meta"] for r in clips] == [r["meta"] for r in rows["h264"]]
+        info = probe(clips[0]["video"])
+        codec, container = expected[encoding]
+        assert info["codec"] == codec == CODECS[build_task("appearance", encoding=encoding).encoder.codec][2]
+        assert container in info["format"].split(",") and info["frames"] == 16
+        assert info["keyframes"] == ([0, 8] if encoding == "h264-short-gop" else [0]), (encoding, info)
+    # x264 writes its options into an SEI message: the entropy coder is really switched
+    assert b"cabac=0" in rows["h264-cavlc"][0]["video"] and b"cabac=1" in rows["h264"][0]["video"]
+    assert b"keyint=8" in rows["h264-short-gop"][0]["video"]
+    assert rows["vp9-webm"][0]["video"][:4] == b"\x1a\x45\xdf\xa3"  # EBML magic
+
+
+@pytest.mark.parametrize("encoding", ["h264-cavlc", "h264-short-gop", "h265", "vp9-webm"])
+def test_file_size_does_not_depend_on_the_label_in_every_encoding(encoding):
+    from bytevid_hf.experiments.evidence.encoding import encode_clip
+    from bytevid_hf.experiments.evidence.splits import clip_rng
+
+    name = "playback_speed" if len(available_sources()) >= 3 else "appearance"
+    task = build_task(name, encoding=encoding)
+    rate = task.encoder.draw(np.random.default_rng(1))
+    rate["vbv_init"] = task.encoder.vbv_init_range[0]
+    sizes = [len(encode_clip(task.render(k, clip_rng(name, 9, "train", 0), "train")[0], task.encoder, **rate))
+             for k in range(task.num_classes)]
+    assert max(sizes) - min(sizes) <= 8, (encoding, rate, sizes)
+
+
+def test_scene_cuts_reencoded_keeps_plan():
+    from bytevid_hf.experiments.evidence.encoding import probe
+
+    default = build_task("scene_cuts").generate(2, "train", seed=0)
+    h265 = build_task("scene_cuts", encoding="h265").generate(2, "train", seed=0)
+    assert [(r["label"], r["meta"]) for r in h265] == [(r["label"], r["meta"]) for r in default]
+    assert probe(h265[1]["video"])["codec"] == "hevc" and probe(default[1]["video"])["codec"] == "h264"
+
+
+def test_tiny_runner_with_two_encodings_writes_the_encoding_table(tmp_path):
+    script = _script()
+    out = tmp_path / "codecs"
+    results = script.main(["--tasks", "appearance", "--encodings", "h264,vp9-webm", "--models", "bytes", "size",
+                           "chance", "--seeds", "0", "--cpu_seconds", "1", "--train_clips", "8", "--eval_clips", "4",
+                           "--curve_points", "1", "--out", str(out)])
+    assert set(results["tasks"]) == {"appearance", "appearance@vp9-webm"}
+    entry = results["tasks"]["appearance@vp9-webm"]
+    assert entry["task"] == "appearance" and entry["encoding"] == "vp9-webm"
+    assert entry["settings"]["encoder"]["codec"] == "vp9" and set(entry["summary"]) == {"bytes", "size", "chance"}
+    table = (out / "results.md").read_text()
+    assert "Which bytes are learnable" in table and "| task | chance | h264 | vp9-webm |" in table
+    assert "| appearance | 0.250 | **" in table
+    merged = script.main(["--merge", str(out), str(out), "--out", str(tmp_path / "merged")])
+    assert merged["config"]["encodings"] == ["h264", "vp9-webm"]
+    assert merged["tasks"]["appearance@vp9-webm"]["summary"]["bytes"]["n"] == 2
+    assert "| task | chance | h264 | vp9-webm |" in (tmp_path / "merged" / "results.md").read_text()

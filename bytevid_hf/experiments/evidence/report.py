@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__all__ = ["markdown_table", "write_report", "plot_accuracy", "plot_curve"]
+__all__ = ["markdown_table", "encoding_table", "write_report", "plot_accuracy", "plot_curve"]
 
 _LABELS = {
     "bytes": "bytes (scratch)",
@@ -90,6 +90,47 @@ def markdown_table(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _encodings(results: dict[str, Any]) -> list[str]:
+    found = [entry.get("encoding", "h264") for entry in results["tasks"].values()]
+    return list(dict.fromkeys([*results["config"].get("encodings", []), *found]))
+
+
+def encoding_table(results: dict[str, Any]) -> str:
+    """Which bytes are learnable: tasks x encodings, the byte model's held-out accuracy (mean ± std over seeds) with
+    the size-only baseline and the mean file size of each (task, encoding); empty when only one encoding ran."""
+    encodings = _encodings(results)
+    if encodings == ["h264"]:  # the default alone: the main table says it all
+        return ""
+    learned = [m for m in ("bytes", "bytes_pt_rgb", "bytes_pt_next") if m in _models(results)]
+    model = learned[0] if learned else None
+    cells: dict[str, dict[str, str]] = {}
+    for entry in results["tasks"].values():
+        summary = entry.get("summary", {})
+        if not summary:
+            continue
+        task = entry.get("task") or entry["settings"].get("name")
+        parts = []
+        if model and model in summary:
+            parts.append(f"**{summary[model]['mean']:.3f} ± {summary[model]['std']:.3f}**")
+        if "size" in summary:
+            parts.append(f"size {summary['size']['mean']:.3f}")
+        stats = entry.get("size_stats") or []
+        if stats:
+            parts.append(f"{sum(s['mean_bytes'] for s in stats) / len(stats) / 1000:.1f} KB")
+        cells.setdefault(task, {})[entry.get("encoding", "h264")] = "; ".join(parts) or "—"
+    if not cells:
+        return ""
+    what = f"{_LABELS.get(model, model)} held-out accuracy (mean ± std over seeds)" if model else "no byte model ran"
+    lines = [f"Which bytes are learnable: {what}; size-only accuracy; mean file size — per task and encoding, "
+             f"every learned model at {results['config']['cpu_seconds']:g} CPU s.", "",
+             "| task | chance | " + " | ".join(encodings) + " |", "|---|---|" + "---|" * len(encodings)]
+    for task, row in cells.items():
+        entry = next(e for e in results["tasks"].values() if (e.get("task") or e["settings"].get("name")) == task)
+        lines.append(f"| {task} | {1 / len(entry['classes']):.3f} | "
+                     + " | ".join(row.get(e, "—") for e in encodings) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def plot_accuracy(results: dict[str, Any], path: str | Path) -> None:
     """Grouped bars: tasks x models, error bars = std over seeds."""
     from bytevid_hf.extras import pyplot
@@ -161,6 +202,9 @@ def write_report(results: dict[str, Any], out_dir: str | Path) -> dict[str, Path
     out = Path(out_dir)
     paths = {"markdown": out / "results.md"}
     text = markdown_table(results)
+    by_encoding = encoding_table(results)
+    if by_encoding:
+        text += "\n" + by_encoding
     task = results.get("easiest_task")
     if task:
         text += f"\nAccuracy vs CPU time on the easiest task ({task}): curve.png\n"

@@ -5,6 +5,11 @@ unlabelled pre-training clips from the training side), so the spread over seeds 
 initialisation and batch order. Each learned model then gets ``cpu_seconds`` of CPU time (:mod:`.budget`); the
 size-only and chance baselines are fit on the same training clips. ``results.json`` is rewritten after every run,
 so an interrupted suite keeps what it finished; :mod:`.report` turns it into the Markdown table and the figures.
+
+Encodings (``encodings``, :data:`.encoding.ENCODINGS`) are one more axis: every task is generated once per encoding
+from the same plan (same sources, segments, crops, render seeds, labels and rate draws), and its results are kept
+under :func:`entry_key` — the task name for the default ``h264`` (so single-encoding results read as before),
+``"task@encoding"`` otherwise, each entry saying its ``task`` and ``encoding``.
 """
 
 from __future__ import annotations
@@ -19,9 +24,10 @@ from typing import Any
 
 import numpy as np
 
+from .encoding import DEFAULT_ENCODING, ENCODINGS
 from .registry import TASK_NAMES, build_task
 
-__all__ = ["MODELS", "LEARNED_MODELS", "SuiteConfig", "run_suite", "summarise", "merge_results"]
+__all__ = ["MODELS", "LEARNED_MODELS", "SuiteConfig", "run_suite", "summarise", "merge_results", "entry_key"]
 
 #: Model names in the order reports list them.
 MODELS = ("bytes", "bytes_pt_rgb", "bytes_pt_next", "pixels", "size", "chance")
@@ -47,8 +53,12 @@ class SuiteConfig:
     preset: str = "bytes-micro"
     threads: int = 1
     num_proc: int = 1
+    encodings: list[str] = field(default_factory=lambda: [DEFAULT_ENCODING])
 
     def __post_init__(self) -> None:
+        unknown = [e for e in self.encodings if e not in ENCODINGS]
+        if unknown or not self.encodings:
+            raise ValueError(f"unknown encodings {unknown or self.encodings}; available: {', '.join(ENCODINGS)}")
         unknown = [t for t in self.tasks if t not in TASK_NAMES]
         if unknown:
             raise ValueError(f"unknown tasks {unknown}; available: {', '.join(TASK_NAMES)}")
@@ -61,6 +71,11 @@ class SuiteConfig:
             raise ValueError("cpu_seconds must be > 0, train_clips >= 2 and eval_clips >= 1")
         if not 0.0 < self.pretrain_fraction < 1.0:
             raise ValueError("pretrain_fraction must be in (0, 1)")
+
+
+def entry_key(task: str, encoding: str = DEFAULT_ENCODING) -> str:
+    """Where results of ``task`` encoded with ``encoding`` live in ``results["tasks"]``."""
+    return task if encoding == DEFAULT_ENCODING else f"{task}@{encoding}"
 
 
 def _std(values: list[float]) -> float:
@@ -115,16 +130,18 @@ def run_suite(config: SuiteConfig, out_dir: str | Path | None = None, log: Calla
     results: dict[str, Any] = {"config": asdict(config), "command": command, "environment": _environment(config),
                                "tasks": {}}
     pretrain_needed = any(BYTE_MODELS.get(m) for m in config.models)
-    total = len(config.seeds) * len(config.tasks)
+    total = len(config.seeds) * len(config.tasks) * len(config.encodings)
     done = 0
     for seed in config.seeds:
-        for task_name in config.tasks:
+        for task_name, encoding in [(t, e) for t in config.tasks for e in config.encodings]:
             done += 1
-            task = build_task(task_name)
-            entry = results["tasks"].setdefault(task_name, {
+            task = build_task(task_name, encoding=encoding)
+            key = entry_key(task_name, encoding)
+            entry = results["tasks"].setdefault(key, {
+                "task": task_name, "encoding": encoding,
                 "description": task.description, "classes": list(task.class_names),
                 "settings": task.to_dict(), "runs": {m: [] for m in config.models}, "size_stats": []})
-            where = f"[{done}/{total}] {task_name} seed {seed}"
+            where = f"[{done}/{total}] {key} seed {seed}"
             t0 = time.perf_counter()
             train = task.generate(config.train_clips, "train", seed=seed, num_proc=config.num_proc)
             heldout = task.generate(config.eval_clips, "heldout", seed=seed, num_proc=config.num_proc)
@@ -195,6 +212,8 @@ def merge_results(parts: list[dict[str, Any]], command: str | None = None) -> di
     config = dict(parts[0]["config"])
     for key in ("tasks", "models", "seeds"):
         config[key] = list(dict.fromkeys(x for part in parts for x in part["config"][key]))
+    config["encodings"] = list(dict.fromkeys(x for part in parts
+                                             for x in part["config"].get("encodings", [DEFAULT_ENCODING])))
     merged: dict[str, Any] = {"config": config, "command": command,
                               "commands": [part.get("command") for part in parts],
                               "environment": parts[0].get("environment", {}), "tasks": {},

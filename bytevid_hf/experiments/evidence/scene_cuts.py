@@ -5,6 +5,10 @@ headers, so a byte model learns it quickly (``scripts/demo.py``). Training and h
 :meth:`~bytevid_hf.data.synthetic.SyntheticVideoTask.clip_plan` with different seeds (``2 * seed`` and
 ``2 * seed + 1``; pre-training clips use ``2 * seed + 2**20``), so no clip seed is shared; each row's ``meta["seed"]``
 is its clip seed. The encoder settings are the demo's (40-60 frames, strict CBR), not :mod:`.encoding`'s.
+
+With another ``encoding`` (:data:`.encoding.ENCODINGS`) the same frames and rate draws (same plan, same labels) are
+encoded by :func:`.encoding.encode_clip` with the demo's x264 settings (bitrate, ``qpmin``, ``scenecut``,
+``min-keyint=1``, preset) carried over to the variant.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ...data.synthetic import SyntheticVideoTask
+from .encoding import EncoderSettings, encode_clip
 
 __all__ = ["SceneCutsTask"]
 
@@ -28,6 +33,15 @@ class SceneCutsTask:
     description: ClassVar[str] = "number of hard scene cuts (0-3) in a procedural clip; the demo task"
 
     synthetic: SyntheticVideoTask = field(default_factory=SyntheticVideoTask)
+    encoding: str = "h264"
+
+    @property
+    def encoder(self) -> EncoderSettings:
+        """The demo's encoder settings as :class:`.encoding.EncoderSettings`, re-targeted at ``encoding``."""
+        s = self.synthetic
+        return EncoderSettings(fps=s.fps, bitrate=s.bitrate, bitrate_jitter=s.bitrate_jitter,
+                               vbv_init_range=tuple(s.vbv_init_range), qpmin=s.qpmin, preset=s.preset,
+                               keyint=s.keyint, scenecut=s.scenecut, min_keyint=1).variant(self.encoding)
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -45,11 +59,28 @@ class SceneCutsTask:
                  progress: bool = False) -> list[dict[str, Any]]:
         if split not in _SPLIT_OFFSET:
             raise ValueError(f"split must be one of {tuple(_SPLIT_OFFSET)}, got {split!r}")
-        rows = self.synthetic.generate(num_clips, seed=2 * int(seed) + _SPLIT_OFFSET[split], num_proc=num_proc,
-                                       progress=progress)
+        clip_seed = 2 * int(seed) + _SPLIT_OFFSET[split]
+        if self.encoding == "h264":
+            rows = self.synthetic.generate(num_clips, seed=clip_seed, num_proc=num_proc, progress=progress)
+        else:
+            from .base import _run
+
+            plan = self.synthetic.clip_plan(num_clips, clip_seed)
+            jobs = [(self.synthetic, self.encoder, label, s) for label, s in plan]
+            videos = _run(jobs, num_proc, progress, desc=f"{self.name} {split}", worker=_encode_worker)
+            rows = [{"video": v, "label": label, "seed": s} for (label, s), v in zip(plan, videos)]
         return [{"video": r["video"], "label": r["label"], "meta": {"seed": r["seed"], "split": split, "index": i}}
                 for i, r in enumerate(rows)]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "classes": list(self.class_names), "description": self.description,
-                "synthetic": self.synthetic.to_dict()}
+        out = {"name": self.name, "classes": list(self.class_names), "description": self.description,
+               "synthetic": self.synthetic.to_dict()}
+        if self.encoding != "h264":
+            out.update(encoding=self.encoding, encoder=self.encoder.to_dict())
+        return out
+
+
+def _encode_worker(job: tuple) -> bytes:
+    synthetic, encoder, label, seed = job
+    frames, _, rate = synthetic._clip(label, seed)
+    return encode_clip(frames, encoder, **rate)
