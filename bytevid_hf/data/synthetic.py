@@ -65,9 +65,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,6 +73,7 @@ from typing import Any
 import numpy as np
 
 from ..processing.ffmpeg_logs import quiet_ffmpeg_logs
+from .parallel import map_in_processes
 
 __all__ = [
     "SyntheticVideoTask",
@@ -381,32 +380,7 @@ def _clip_worker(args: tuple[SyntheticVideoTask, int, int]) -> bytes:
 
 def _run(task: SyntheticVideoTask, plan, num_proc: int, progress: bool, desc: str):
     jobs = [(task, label, clip_seed) for label, clip_seed in plan]
-    bar = None
-    if progress:
-        try:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=len(jobs), desc=desc, unit="clip")
-        except ImportError:  # pragma: no cover - tqdm is a dependency
-            bar = None
-    try:
-        if num_proc <= 1 or len(jobs) <= 1:
-            for job in jobs:
-                yield _clip_worker(job)
-                if bar is not None:
-                    bar.update(1)
-            return
-        methods = multiprocessing.get_all_start_methods()
-        ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
-        chunk = max(1, min(16, len(jobs) // (4 * num_proc)))
-        with ProcessPoolExecutor(max_workers=num_proc, mp_context=ctx) as pool:
-            for video in pool.map(_clip_worker, jobs, chunksize=chunk):
-                yield video
-                if bar is not None:
-                    bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
+    return map_in_processes(_clip_worker, jobs, num_proc, progress=progress, desc=desc)
 
 
 def generate_clip(label: int, seed: int, **settings: Any) -> bytes:

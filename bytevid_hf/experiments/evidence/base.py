@@ -9,14 +9,13 @@ label.
 
 from __future__ import annotations
 
-import multiprocessing
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 
+from ...data.parallel import map_in_processes
 from .encoding import EncoderSettings, encode_clip
 from .splits import clip_rng
 
@@ -90,28 +89,4 @@ def _worker(job: tuple) -> dict[str, Any]:
 
 
 def _run(jobs: list, num_proc: int, progress: bool, desc: str, worker=_worker) -> Iterator[dict[str, Any]]:
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(jobs), desc=desc, unit="clip", leave=False)
-    try:
-        if num_proc <= 1 or len(jobs) <= 1:
-            results = map(worker, jobs)
-            pool = None
-        else:
-            methods = multiprocessing.get_all_start_methods()
-            ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
-            pool = ProcessPoolExecutor(max_workers=num_proc, mp_context=ctx)
-            results = pool.map(worker, jobs, chunksize=max(1, min(16, len(jobs) // (4 * num_proc))))
-        try:
-            for row in results:
-                yield row
-                if bar is not None:
-                    bar.update(1)
-        finally:
-            if pool is not None:
-                pool.shutdown()
-    finally:
-        if bar is not None:
-            bar.close()
+    return map_in_processes(worker, jobs, num_proc, progress=progress, desc=desc, leave=False)
