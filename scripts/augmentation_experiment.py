@@ -2,6 +2,8 @@
 """Does augmentation (K re-encoded RGB-augmented copies per clip) and next-byte pre-training help? (paper Tables 10, 12)
 
     python scripts/augmentation_experiment.py                     # defaults below, ~25 min on 2 CPU cores
+    python scripts/augmentation_experiment.py --seed 1 --out-dir runs/seed1          # one run per seed, then:
+    python scripts/augmentation_experiment.py --merge runs/seed0 runs/seed1 runs/seed2  # mean ± std over the runs
 
 On the built-in synthetic task (``bytevid_hf.data.synthetic``: 4 classes = number of hard scene cuts, 64x64 H.264 clips)
 with a small labelled training set, ``bytes-micro`` is fine-tuned with Trainer for the same number of steps in four
@@ -67,7 +69,12 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--num-proc", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--out-dir", default="benchmarks/results/augmentation")
+    parser.add_argument("--merge", nargs="+", metavar="DIR", default=None,
+                        help="combine the experiment.json of earlier runs (one per seed, same settings) into mean ± std "
+                             "per condition in --out-dir; runs nothing")
     args = parser.parse_args(argv)
+    if args.merge:
+        return write_merged(merge_runs([Path(d) for d in args.merge]), Path(args.out_dir))
 
     from bytevid_hf.extras import pyplot
 
@@ -161,6 +168,75 @@ def main(argv=None):
     ax.set_ylim(0, 1)
     ax.legend()
     ax.set_title(f"Augmentation and pre-training, bytes-micro, {args.steps} steps each", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out_dir / "experiment.png", dpi=120)
+    print("\n".join(lines))
+
+
+_SETTINGS = ("task", "num_classes", "train_videos", "test_videos", "copies", "steps", "pretrain_steps", "batch_size",
+             "learning_rate")
+
+
+def merge_runs(folders: list[Path]) -> dict:
+    """Mean and sample standard deviation of each condition's accuracy over runs (``experiment.json`` in each folder)
+    made with the same settings and different seeds."""
+    import statistics
+
+    runs = []
+    for folder in folders:
+        path = folder / "experiment.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"--merge: {path} does not exist (a run's --out-dir holds it)")
+        runs.append(json.loads(path.read_text()))
+    differ = [key for key in _SETTINGS if len({json.dumps(run[key]) for run in runs}) > 1]
+    if differ:
+        raise ValueError(f"--merge: the runs differ in {differ}; only the seed may differ")
+    seeds = [run["seed"] for run in runs]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"--merge: a seed appears twice: {seeds}")
+    conditions = [(row["data"], row["pretraining"]) for row in runs[0]["rows"]]
+    rows = []
+    for data, pretraining in conditions:
+        accuracies = [row["accuracy"] for run in runs for row in run["rows"]
+                      if (row["data"], row["pretraining"]) == (data, pretraining)]
+        if len(accuracies) != len(runs):
+            raise ValueError(f"--merge: condition {data} / {pretraining} is missing from a run")
+        train_clips = next(row["train_clips"] for row in runs[0]["rows"] if (row["data"], row["pretraining"]) ==
+                           (data, pretraining))
+        rows.append({"data": data, "pretraining": pretraining, "train_clips": train_clips, "accuracies": accuracies,
+                     "mean": statistics.fmean(accuracies),
+                     "std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0})
+    return {**{key: runs[0][key] for key in _SETTINGS}, "seeds": seeds, "rows": rows,
+            "minutes": [run["minutes"] for run in runs], "commands": [run["command"] for run in runs]}
+
+
+def write_merged(merged: dict, out_dir: Path) -> None:
+    """``experiment.{json,md,png}`` of :func:`merge_runs`' result in ``out_dir``."""
+    from bytevid_hf.extras import pyplot
+
+    plt = pyplot("scripts/augmentation_experiment.py's figure")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "experiment.json").write_text(json.dumps(merged, indent=2) + "\n")
+    rows, seeds = merged["rows"], merged["seeds"]
+    lines = [f"bytes-micro on the synthetic scene-cut task: {merged['train_videos']} labelled clips, "
+             f"{merged['test_videos']} held-out, {merged['steps']} fine-tuning steps of batch {merged['batch_size']} in "
+             f"every condition; mean ± std over seeds {seeds}.", "",
+             "| training data | pre-training | training clips | held-out accuracy | per seed |", "|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['data']} | {r['pretraining']} | {r['train_clips']} | {r['mean']:.3f} ± {r['std']:.3f} | "
+                     + ", ".join(f"{a:.3f}" for a in r["accuracies"]) + " |")
+    lines += ["", "Commands:", "", "```", *merged["commands"], "```"]
+    (out_dir / "experiment.md").write_text("\n".join(lines) + "\n")
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    labels = [f"{r['data']}\n{'+ next-byte pre-train' if r['pretraining'] != 'none' else 'from scratch'}" for r in rows]
+    ax.bar(range(len(rows)), [r["mean"] for r in rows], yerr=[r["std"] for r in rows], capsize=4,
+           color=["#4a7" if r["pretraining"] != "none" else "#999" for r in rows])
+    ax.axhline(1 / merged["num_classes"], color="k", ls=":", lw=1, label="chance")
+    ax.set_xticks(range(len(rows)), labels, fontsize=8)
+    ax.set_ylabel("held-out accuracy")
+    ax.set_ylim(0, 1)
+    ax.legend()
+    ax.set_title(f"Augmentation and pre-training, bytes-micro, {merged['steps']} steps, {len(seeds)} seeds", fontsize=9)
     fig.tight_layout()
     fig.savefig(out_dir / "experiment.png", dpi=120)
     print("\n".join(lines))

@@ -142,3 +142,36 @@ def test_encode_frames_round_trip():
         encode_frames(frames[:, :31])
     with pytest.raises(ValueError, match="uint8"):
         encode_frames(frames.astype(np.float32))
+
+
+def test_augmentation_experiment_merges_seeds(tmp_path):
+    """--merge: mean and sample std per condition over runs that differ only in the seed (values computed by hand);
+    runs with other settings are refused, naming the setting."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "augmentation_experiment.py"
+    base = {"task": "scene_cuts", "num_classes": 4, "train_videos": 200, "test_videos": 400, "copies": 4, "steps": 400,
+            "pretrain_steps": 400, "batch_size": 8, "learning_rate": 0.002, "minutes": 1.0}
+    for seed, (a, b) in enumerate([(0.50, 0.80), (0.60, 0.90)]):
+        rows = [{"data": "1x", "pretraining": "none", "train_clips": 200, "accuracy": a},
+                {"data": "1x", "pretraining": "next-byte", "train_clips": 200, "accuracy": b}]
+        (tmp_path / f"s{seed}").mkdir()
+        (tmp_path / f"s{seed}" / "experiment.json").write_text(json.dumps(
+            {**base, "seed": seed, "rows": rows, "command": f"run {seed}"}))
+    out = tmp_path / "merged"
+    subprocess.run([sys.executable, str(script), "--merge", str(tmp_path / "s0"), str(tmp_path / "s1"),
+                    "--out-dir", str(out)], check=True, capture_output=True, text=True)
+    merged = json.loads((out / "experiment.json").read_text())
+    assert merged["seeds"] == [0, 1]
+    scratch, pretrained = merged["rows"]
+    assert scratch["mean"] == pytest.approx(0.55) and scratch["std"] == pytest.approx(0.0707107, rel=1e-5)
+    assert pretrained["mean"] == pytest.approx(0.85) and pretrained["std"] == pytest.approx(0.0707107, rel=1e-5)
+    assert "0.550 ± 0.071" in (out / "experiment.md").read_text() and (out / "experiment.png").is_file()
+    other = json.loads((tmp_path / "s1" / "experiment.json").read_text())
+    (tmp_path / "s1" / "experiment.json").write_text(json.dumps({**other, "steps": 100}))
+    failed = subprocess.run([sys.executable, str(script), "--merge", str(tmp_path / "s0"), str(tmp_path / "s1"),
+                             "--out-dir", str(out)], capture_output=True, text=True)
+    assert failed.returncode != 0 and "steps" in failed.stderr
