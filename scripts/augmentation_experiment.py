@@ -159,18 +159,25 @@ def main(argv=None):
                       f"{pre_losses[-1]:.2f} nats/byte."]
     (out_dir / "experiment.md").write_text("\n".join(lines) + "\n")
 
+    _figure(plt, rows, [r["accuracy"] for r in rows], None, task.num_classes,
+            f"Augmentation and pre-training, bytes-micro, {args.steps} steps each", out_dir / "experiment.png")
+    print("\n".join(lines))
+
+
+def _figure(plt, rows, values, errors, num_classes, title, path) -> None:
+    """Bars of held-out accuracy per condition (grey: from scratch, green: pre-trained), chance dotted."""
     fig, ax = plt.subplots(figsize=(6, 3.5))
     labels = [f"{r['data']}\n{'+ next-byte pre-train' if r['pretraining'] != 'none' else 'from scratch'}" for r in rows]
-    ax.bar(range(len(rows)), [r["accuracy"] for r in rows], color=["#999", "#4a7", "#999", "#4a7"])
-    ax.axhline(1 / task.num_classes, color="k", ls=":", lw=1, label="chance")
+    ax.bar(range(len(rows)), values, yerr=errors, capsize=4 if errors else 0,
+           color=["#4a7" if r["pretraining"] != "none" else "#999" for r in rows])
+    ax.axhline(1 / num_classes, color="k", ls=":", lw=1, label="chance")
     ax.set_xticks(range(len(rows)), labels, fontsize=8)
     ax.set_ylabel("held-out accuracy")
     ax.set_ylim(0, 1)
     ax.legend()
-    ax.set_title(f"Augmentation and pre-training, bytes-micro, {args.steps} steps each", fontsize=9)
+    ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(out_dir / "experiment.png", dpi=120)
-    print("\n".join(lines))
+    fig.savefig(path, dpi=120)
 
 
 _SETTINGS = ("task", "num_classes", "train_videos", "test_videos", "copies", "steps", "pretrain_steps", "batch_size",
@@ -227,18 +234,9 @@ def write_merged(merged: dict, out_dir: Path) -> None:
                      + ", ".join(f"{a:.3f}" for a in r["accuracies"]) + " |")
     lines += ["", "Commands:", "", "```", *merged["commands"], "```"]
     (out_dir / "experiment.md").write_text("\n".join(lines) + "\n")
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    labels = [f"{r['data']}\n{'+ next-byte pre-train' if r['pretraining'] != 'none' else 'from scratch'}" for r in rows]
-    ax.bar(range(len(rows)), [r["mean"] for r in rows], yerr=[r["std"] for r in rows], capsize=4,
-           color=["#4a7" if r["pretraining"] != "none" else "#999" for r in rows])
-    ax.axhline(1 / merged["num_classes"], color="k", ls=":", lw=1, label="chance")
-    ax.set_xticks(range(len(rows)), labels, fontsize=8)
-    ax.set_ylabel("held-out accuracy")
-    ax.set_ylim(0, 1)
-    ax.legend()
-    ax.set_title(f"Augmentation and pre-training, bytes-micro, {merged['steps']} steps, {len(seeds)} seeds", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(out_dir / "experiment.png", dpi=120)
+    _figure(plt, rows, [r["mean"] for r in rows], [r["std"] for r in rows], merged["num_classes"],
+            f"Augmentation and pre-training, bytes-micro, {merged['steps']} steps, {len(seeds)} seeds",
+            out_dir / "experiment.png")
     print("\n".join(lines))
 
 
