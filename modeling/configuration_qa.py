@@ -13,6 +13,8 @@ from .configuration_bytevid import BytesVideoConfig
 
 #: ``model_type`` of the transformers causal-LM configs the QA model accepts as ``text_config``.
 GEMMA_TEXT_MODEL_TYPES: tuple[str, ...] = ("gemma", "gemma2", "gemma3_text")
+# How gradients cross the chunks of long-video mode (config.video_chunk_backprop).
+VIDEO_CHUNK_BACKPROP: tuple[str, ...] = ("full", "truncated")
 
 
 class BytesVideoGemmaConfig(PreTrainedConfig):
@@ -52,6 +54,12 @@ class BytesVideoGemmaConfig(PreTrainedConfig):
             one pass). ``None`` (default) or ``0``: one pass over the whole (padded) batch. Needs a stateful encoder
             (``video_config.mixer_type`` ``"mamba"`` or ``"mamba_flat"``); a multiple of
             ``video_config.total_pool_factor`` avoids recomputing the open pooling window at each chunk boundary.
+        video_chunk_backprop (`str`, *optional*, defaults to `"full"`):
+            How gradients cross chunk boundaries in long-video mode. ``"full"``: through the carried state into every
+            earlier chunk (the one-pass gradients). ``"truncated"``: the state entering each chunk is detached
+            (truncated backpropagation through time, as the paper's sub-sequence training and `bytevid train-long`
+            do): each chunk's encoder gradient comes only from its own video tokens' use, so no chunk's backward
+            reaches back into the chunks before it. The forward (video tokens, logits, loss) is the same either way.
     """
 
     model_type = "bytevid_gemma"
@@ -71,6 +79,7 @@ class BytesVideoGemmaConfig(PreTrainedConfig):
     video_token_id: int | None = None
     initializer_range: float = 0.02
     video_chunk_size: int | None = None
+    video_chunk_backprop: str = "full"
 
     def __post_init__(self, **kwargs: Any):
         # Sub-configs are built by the base class from dicts / None (`sub_configs_defaults`).
@@ -106,6 +115,9 @@ class BytesVideoGemmaConfig(PreTrainedConfig):
         if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1):
             raise ValueError(f"{name}.video_chunk_size must be a number of bytes >= 1 (None or 0 = one pass), got "
                              f"{chunk!r}")
+        if self.video_chunk_backprop not in VIDEO_CHUNK_BACKPROP:
+            raise ValueError(f"{name}.video_chunk_backprop must be one of {list(VIDEO_CHUNK_BACKPROP)}, got "
+                             f"{self.video_chunk_backprop!r}")
         self._validate_video_token_id()
 
     def _validate_video_token_id(self) -> None:
@@ -142,4 +154,4 @@ class BytesVideoGemmaConfig(PreTrainedConfig):
         return -(-int(num_bytes) // factor)
 
 
-__all__ = ["BytesVideoGemmaConfig", "GEMMA_TEXT_MODEL_TYPES"]
+__all__ = ["BytesVideoGemmaConfig", "GEMMA_TEXT_MODEL_TYPES", "VIDEO_CHUNK_BACKPROP"]

@@ -5,7 +5,8 @@
 1. [`BytesVideoModel`] (under ``bytevid``, as in every bytevid head) encodes ``video_input_ids`` (B, L) uint8 into its
    last level (B, L_last, D_last), after the final norm — in one pass, or, with ``config.video_chunk_size`` (long-video
    mode), chunk by chunk with the byte model's explicit state carried between chunks (the same positions; in training
-   each chunk is activation-checkpointed and gradients flow through the carried state: see ``encode_video``);
+   each chunk is activation-checkpointed and gradients flow through the carried state, or stop at it with
+   ``config.video_chunk_backprop="truncated"``: see ``encode_video``);
 2. ``num_video_tokens`` learned queries cross-attend over the real last-level positions
    ([`BytesVideoTokenPooling`], padding masked out) → (B, N, D_last); with ``num_video_tokens=0`` every real
    last-level position is kept instead (ceil(bytes / total_pool_factor) tokens per video);
@@ -217,8 +218,10 @@ class BytesVideoGemmaForQA(BytesVideoGemmaPreTrainedModel, GenerationMixin):
         final are kept — the same positions as one pass over the whole video (to fp32 rounding), with the encoder's
         activations bounded by one chunk. Under autograd each chunk is activation-checkpointed: only its bytes, the
         state entering it and its outputs are kept, its activations are recomputed once in backward, and gradients
-        flow through the carried states into every earlier chunk, so they equal the one-pass gradients. Videos are
-        encoded one at a time (a state continues one video), right-padded to the batch's longest last level.
+        flow through the carried states into every earlier chunk, so they equal the one-pass gradients — or, with
+        ``config.video_chunk_backprop="truncated"``, stop at them (each chunk starts from the detached state: truncated
+        backpropagation through time). Videos are encoded one at a time (a state continues one video), right-padded to
+        the batch's longest last level.
         """
         chunk_size = self.config.video_chunk_size if video_chunk_size is None else video_chunk_size
         if not chunk_size or video_input_ids.shape[1] <= chunk_size:
@@ -231,8 +234,9 @@ class BytesVideoGemmaForQA(BytesVideoGemmaPreTrainedModel, GenerationMixin):
         lengths = [int(n) for n in mask.sum(1)]
         # Gradients reach the encoder only when it has trainable parameters (it reads integer bytes).
         checkpoint = torch.is_grad_enabled() and any(p.requires_grad for p in self.bytevid.parameters())
+        truncated = self.config.video_chunk_backprop == "truncated"
         rows = [
-            self._encode_video_in_chunks(video_input_ids[b : b + 1, :n], chunk_size, checkpoint)
+            self._encode_video_in_chunks(video_input_ids[b : b + 1, :n], chunk_size, checkpoint, truncated)
             for b, n in enumerate(lengths)
         ]  # (1, n_b, D_last) each
         width = max(row.shape[1] for row in rows)
@@ -241,12 +245,17 @@ class BytesVideoGemmaForQA(BytesVideoGemmaPreTrainedModel, GenerationMixin):
         mask = torch.arange(width, device=hidden.device).unsqueeze(0) < counts.unsqueeze(1)  # (B, n)
         return hidden, mask
 
-    def _encode_video_in_chunks(self, video: torch.Tensor, chunk_size: int, checkpoint: bool) -> torch.Tensor:
-        """One video (1, n) of real bytes, read ``chunk_size`` bytes at a time → its last level (1, n_last, D)."""
+    def _encode_video_in_chunks(
+        self, video: torch.Tensor, chunk_size: int, checkpoint: bool, truncated: bool
+    ) -> torch.Tensor:
+        """One video (1, n) of real bytes, read ``chunk_size`` bytes at a time → its last level (1, n_last, D); with
+        ``truncated`` each chunk starts from the previous chunk's state cut from the autograd graph."""
         cache, pieces = None, []
         for start in range(0, video.shape[1], chunk_size):
             chunk = video[:, start : start + chunk_size]
             last = start + chunk_size >= video.shape[1]
+            if truncated and cache is not None:
+                cache = cache.detach()
             if checkpoint:
                 hidden, cache = torch.utils.checkpoint.checkpoint(
                     self._encode_video_chunk, chunk, cache, last, use_reentrant=False

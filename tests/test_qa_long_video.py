@@ -2,7 +2,8 @@
 
 * inference: the chunked video tokens (last level), the QA logits and the loss equal one pass over the whole video;
 * training: every parameter's gradient equals the one-pass gradient — each chunk is activation-checkpointed and the
-  gradients flow through the carried state into every earlier chunk (a detached state is shown to fail the check);
+  gradients flow through the carried state into every earlier chunk; with ``video_chunk_backprop="truncated"`` they
+  equal a written-out truncated-BPTT reference instead (and differ from the one-pass ones inside the encoder);
 * ``bytevid finetune-qa`` / ``evaluate-qa`` with ``--video_chunk_size`` stop truncating the videos (unless
   ``--max_video_bytes``) and save the setting in the model's config.
 
@@ -130,19 +131,68 @@ def test_the_carried_state_holds_no_view_of_a_chunks_activations():
         assert tensor.untyped_storage().nbytes() == tensor.numel() * tensor.element_size()
 
 
-def test_a_detached_state_would_fail_the_gradient_check(monkeypatch):
-    """The check above is sensitive: cutting the gradient at the carried state (truncated BPTT, as classification's
-    sub-sequence training does) changes the encoder's gradients by far more than the tolerance."""
+def truncated_bptt_reference(model, video, prompts, chunk_size):
+    """Loss and gradients of truncated backpropagation through time, written out with the backbone's public API: each
+    video is read chunk by chunk, every chunk starting from the previous chunk's ``cache`` detached, no checkpointing;
+    a chunk that is not the last contributes the last-level positions its end makes final, ``end // P`` of them for
+    the total pool factor P (the last chunk contributes the rest). The rest of the forward is the model's."""
+    factor = model.config.video_config.total_pool_factor
+    ids, mask = video
+    rows = []
+    for b, length in enumerate(mask.sum(1).tolist()):
+        cache, pieces, done = None, [], 0
+        for start in range(0, length, chunk_size):
+            end = min(start + chunk_size, length)
+            out = model.bytevid(ids[b : b + 1, start:end], cache=None if cache is None else cache.detach(),
+                                use_cache=end < length, return_dict=True)
+            final = out.last_hidden_state.shape[1] if end == length else end // factor - done
+            pieces.append(out.last_hidden_state[:, :final])
+            done += final
+            cache = out.cache
+        rows.append(torch.cat(pieces, dim=1))  # (1, n_b, D)
+    width = max(row.shape[1] for row in rows)
+    hidden = torch.cat([torch.nn.functional.pad(row, (0, 0, 0, width - row.shape[1])) for row in rows])
+    counts = torch.tensor([row.shape[1] for row in rows])
+    last_mask = torch.arange(width).unsqueeze(0) < counts.unsqueeze(1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(model, "encode_video", lambda *args, **kwargs: (hidden, last_mask))
+        return run(model, None, video, prompts, backward=True)
+
+
+@pytest.mark.parametrize("chunk_size", [97, 300])
+def test_truncated_backprop_gradients_equal_the_truncated_bptt_reference(chunk_size):
+    """``video_chunk_backprop="truncated"`` on videos 2.6-10x longer than a chunk: the forward is the one pass's, the
+    gradients are those of the written-out truncated BPTT above, and they differ from the full (one-pass) gradients
+    only inside the encoder — by far more than the tolerance, so the check can tell the two modes apart."""
     model = make_model(num_video_tokens=4).train()
     video, prompts = video_batch(), prompt_batch(4)
-    _, _, grads = run(model, None, video, prompts, backward=True)
-    encode_chunk = BytesVideoGemmaForQA._encode_video_chunk
-    monkeypatch.setattr(BytesVideoGemmaForQA, "_encode_video_chunk", lambda self, chunk, cache, last: encode_chunk(
-        self, chunk, None if cache is None else cache.detach(), last))
-    _, _, detached = run(model, 97, video, prompts, backward=True)
+    loss, logits, full = run(model, None, video, prompts, backward=True)  # one pass = full BPTT
+    ref_loss, _, reference = truncated_bptt_reference(model, video, prompts, chunk_size)
+    model.config.video_chunk_backprop = "truncated"
+    trunc_loss, trunc_logits, truncated = run(model, chunk_size, video, prompts, backward=True)
+    torch.testing.assert_close(trunc_loss, loss, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(trunc_logits, logits, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(ref_loss, loss, rtol=1e-5, atol=1e-6)
+    assert_same_gradients(truncated, reference)
+    encoder = [name for name in full if name.startswith("bytevid.levels")]
+    outside = [name for name in full if not name.startswith("bytevid.")]
+    assert_same_gradients({k: truncated[k] for k in outside}, {k: full[k] for k in outside})
     with pytest.raises(AssertionError, match="bytevid"):
-        assert_same_gradients({k: v for k, v in detached.items() if k.startswith("bytevid.levels")},
-                              {k: v for k, v in grads.items() if k.startswith("bytevid.levels")})
+        assert_same_gradients({k: truncated[k] for k in encoder}, {k: full[k] for k in encoder})
+
+
+def test_truncated_backprop_config_and_errors(tmp_path):
+    assert make_config().video_chunk_backprop == "full"
+    with pytest.raises(ValueError, match="video_chunk_backprop"):
+        make_config(video_chunk_backprop="none")
+    model = make_model(video_chunk_size=4096, video_chunk_backprop="truncated")
+    model.save_pretrained(tmp_path)
+    assert BytesVideoGemmaConfig.from_pretrained(tmp_path).video_chunk_backprop == "truncated"
+    p = BytesVideoQAProcessor(BytesVideoProcessor(max_length=VIDEO_BYTES), make_tokenizer(), num_video_tokens=4)
+    with pytest.raises(ValueError, match="video_chunk_backprop"):
+        configure_video_length(model, p, video_chunk_backprop="partial")
+    configure_video_length(model, p, video_chunk_backprop="full")
+    assert model.config.video_chunk_backprop == "full" and model.config.video_chunk_size == 4096
 
 
 def test_frozen_encoder_is_not_checkpointed_and_generate_matches():
@@ -211,7 +261,8 @@ def test_configure_video_length_keeps_todays_default_and_reads_whole_videos_in_l
 
 def test_finetune_and_evaluate_read_whole_videos_with_video_chunk_size(tmp_path):
     """The encoder checkpoint's processor truncates to 1,024 bytes; --video_chunk_size 1000 reads the ~3.8 KB clips
-    whole, in chunks, and saves the mode with the model, so evaluate-qa reads them the same way."""
+    whole, in chunks (state carried, truncated BPTT), and saves the mode with the model, so evaluate-qa reads them the
+    same way."""
     from bytevid_hf.data.synthetic import SyntheticVideoTask
 
     clips = SyntheticVideoTask(num_classes=2, min_frames=16, max_frames=18).generate(2, seed=0, progress=False)
@@ -226,7 +277,8 @@ def test_finetune_and_evaluate_read_whole_videos_with_video_chunk_size(tmp_path)
     original = BytesVideoGemmaForQA.encode_video
 
     def spy(self, video_input_ids, video_attention_mask=None, video_chunk_size=None):
-        seen.append((int(video_attention_mask.sum(1).max()), self.config.video_chunk_size))
+        seen.append((int(video_attention_mask.sum(1).max()), self.config.video_chunk_size,
+                     self.config.video_chunk_backprop))
         return original(self, video_input_ids, video_attention_mask, video_chunk_size)
 
     out = tmp_path / "out"
@@ -236,17 +288,19 @@ def test_finetune_and_evaluate_read_whole_videos_with_video_chunk_size(tmp_path)
                                 "--train_file", str(tmp_path / "qa.jsonl"), "--output_dir", str(out),
                                 "--max_steps", "1", "--per_device_train_batch_size", "2", "--report_to", "none",
                                 "--save_strategy", "no", "--use_cpu", "--disable_tqdm", "true",
-                                "--num_video_tokens", "4", "--video_chunk_size", "1000"])
+                                "--num_video_tokens", "4", "--video_chunk_size", "1000",
+                                "--video_chunk_backprop", "truncated"])
         assert result.global_step == 1 and torch.isfinite(torch.tensor(result.training_loss))
-        assert seen == [(max(len(c["video"]) for c in clips), 1000)]
-        assert BytesVideoGemmaConfig.from_pretrained(out).video_chunk_size == 1000
+        assert seen == [(max(len(c["video"]) for c in clips), 1000, "truncated")]
+        saved_config = BytesVideoGemmaConfig.from_pretrained(out)
+        assert (saved_config.video_chunk_size, saved_config.video_chunk_backprop) == (1000, "truncated")
         saved = json.loads((out / "processor_config.json").read_text())
         assert saved["video_processor"].get("max_length") is None
         seen.clear()
         metrics = evaluate_main(["--model_name_or_path", str(out), "--eval_file", str(tmp_path / "qa.jsonl"),
                                  "--max_new_tokens", "2", "--device", "cpu", "--batch_size", "2"])
         assert metrics["num_open_ended"] == 2
-        assert seen == [(max(len(c["video"]) for c in clips), 1000)]
+        assert seen == [(max(len(c["video"]) for c in clips), 1000, "truncated")]
 
 
 @pytest.mark.slow

@@ -243,6 +243,14 @@ class QAModelArguments:
                           "config.video_chunk_size); videos are then not truncated unless --max_video_bytes is given. "
                           "0 = one pass; default: the model's setting (one pass for new models)."},
     )
+    video_chunk_backprop: str | None = _choice(
+        None, ("full", "truncated"),
+        "Long-video mode's gradients across chunks (saved as config.video_chunk_backprop): full = through the carried "
+        "state (the one-pass gradients), truncated = the state entering each chunk is detached (truncated BPTT, as in "
+        "train-long). Default: the model's setting (full for new models).")
+
+    def __post_init__(self):
+        check_choices(self)
 
 
 @dataclass

@@ -15,7 +15,8 @@ LoRA adapters (peft) on the language model's attention projections and trains th
 Long videos: ``--video_chunk_size N`` (``config.video_chunk_size``) makes the encoder read each video N bytes at a
 time with its state carried between chunks — the video tokens, loss and gradients of one pass over the whole video,
 the encoder's activation memory of one chunk (each chunk activation-checkpointed in training) — and stops truncating
-videos unless ``--max_video_bytes`` is given (:func:`configure_video_length`).
+videos unless ``--max_video_bytes`` is given (:func:`configure_video_length`). ``--video_chunk_backprop truncated``
+detaches the state between chunks instead (truncated BPTT, the paper's sub-sequence training).
 """
 
 from __future__ import annotations
@@ -273,11 +274,12 @@ def prepare_for_training(model, model_args: QAModelArguments):
 
 
 def configure_video_length(model, processor, max_video_bytes: int | None = None,
-                           video_chunk_size: int | None = None) -> None:
+                           video_chunk_size: int | None = None, video_chunk_backprop: str | None = None) -> None:
     """Set how much of each video the model reads (``bytevid finetune-qa`` / ``evaluate-qa``).
 
     ``video_chunk_size`` (``None``: keep ``model.config.video_chunk_size``; ``0``: one pass) sets the model's
-    long-video mode (see :meth:`BytesVideoGemmaForQA.encode_video`). ``max_video_bytes`` truncates every video to
+    long-video mode (see :meth:`BytesVideoGemmaForQA.encode_video`) and ``video_chunk_backprop`` (``None``: keep the
+    model's) how its gradients cross the chunks. ``max_video_bytes`` truncates every video to
     that many bytes. Without it, long-video mode removes the video processor's ``max_length`` (which a processor
     loaded from a checkpoint may carry, e.g. a classifier's training window), so whole videos are read; otherwise the
     processor is left as it is (today's behaviour).
@@ -290,6 +292,13 @@ def configure_video_length(model, processor, max_video_bytes: int | None = None,
             raise ValueError(f"--video_chunk_size must be a number of bytes >= 1 (0 = one pass), got "
                              f"{video_chunk_size!r}")
         config.video_chunk_size = video_chunk_size or None
+    if video_chunk_backprop is not None:
+        from ..modeling.configuration_qa import VIDEO_CHUNK_BACKPROP
+
+        if video_chunk_backprop not in VIDEO_CHUNK_BACKPROP:
+            raise ValueError(f"--video_chunk_backprop must be one of {list(VIDEO_CHUNK_BACKPROP)}, got "
+                             f"{video_chunk_backprop!r}")
+        config.video_chunk_backprop = video_chunk_backprop
     video_processor = processor.video_processor
     if max_video_bytes is not None:
         video_processor.max_length = max_video_bytes
@@ -321,7 +330,8 @@ def run_qa_finetuning(model_args: QAModelArguments, data_args: QADataArguments, 
         raise ValueError("pass --train_file (a CSV/JSONL manifest or a local dataset) or --dataset_name (a "
                          "load_dataset name, e.g. a Hub dataset id)")
     model, processor = build_qa_model_and_processor(model_args)
-    configure_video_length(model, processor, data_args.max_video_bytes, model_args.video_chunk_size)
+    configure_video_length(model, processor, data_args.max_video_bytes, model_args.video_chunk_size,
+                           model_args.video_chunk_backprop)
     if data_args.transcode:
         processor.video_processor.transcode = True
     model = prepare_for_training(model, model_args)
