@@ -309,7 +309,7 @@ class BytesVideoModel(BytesVideoPreTrainedModel):
     # complete); the returned cache holds the states after them and the outputs after them that wait for a window.
     # `None` = no cache is built (every position is processed alike and padding is masked).
     # The sequence-parallel subclass (bytevid_hf.parallel) runs the same loop on one shard per rank: it overrides the
-    # hooks `_local_inputs`, `_run_level`, `_reduce_sum` and `_final_buffers`.
+    # hooks `_local_inputs`, `_run_level`, `_reduce_sum`, `_final_buffers` and `_finish_outputs`.
     # ----------------------------------------------------------------------------------------------------------------
     def _encode(
         self,
@@ -340,6 +340,7 @@ class BytesVideoModel(BytesVideoPreTrainedModel):
         pooled, new_cache = self._mean_pool(normed, mask, cache, complete, new_bytes)
         if new_cache is not None:
             new_cache.layer_states, new_cache.pool_buffers = layer_states, self._final_buffers(buffers, normed)
+        normed, mask, pooled = self._finish_outputs(normed, mask, pooled)
         return EncoderPass(normed, mask, pooled, all_hidden, new_cache)
 
     def _local_inputs(self, input_ids, mask, cache, complete):
@@ -354,6 +355,10 @@ class BytesVideoModel(BytesVideoPreTrainedModel):
     def _final_buffers(self, buffers: list, reference: torch.Tensor) -> list:
         """The new cache's pooling buffers, as every process must hold them (``reference``: the (B, n, D) output)."""
         return buffers
+
+    def _finish_outputs(self, normed: torch.Tensor, mask: torch.Tensor, pooled: torch.Tensor):
+        """The last level (B, n, D_N), its mask (B, n) and the mean pool (B, D_N) as the forward returns them."""
+        return normed, mask, pooled
 
     def _run_level(self, level: int, hidden: torch.Tensor, states: list, complete: int | None):
         """The blocks of ``level`` on (B, L_i, D_i) from ``states``; with ``complete``, the states after that many

@@ -14,6 +14,11 @@ tests/test_qa.py (bytes-micro encoder, 2-layer Gemma 3 of width 32), nothing dow
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -301,6 +306,29 @@ def test_finetune_and_evaluate_read_whole_videos_with_video_chunk_size(tmp_path)
                                  "--max_new_tokens", "2", "--device", "cpu", "--batch_size", "2"])
         assert metrics["num_open_ended"] == 2
         assert seen == [(max(len(c["video"]) for c in clips), 1000, "truncated")]
+
+
+SP_CASES = [
+    {"num_video_tokens": 4, "chunk": None, "backprop": "full"},  # one pass, pooled video tokens
+    {"num_video_tokens": 0, "chunk": None, "backprop": "full"},  # one pass, every last-level position a token
+    {"num_video_tokens": 4, "chunk": 300, "backprop": "full"},  # chunks with the carried state, checkpointed
+    {"num_video_tokens": 0, "chunk": 777, "backprop": "truncated"},  # chunks, truncated BPTT
+]
+
+
+@pytest.mark.parametrize("world", [2, pytest.param(3, marks=pytest.mark.slow)])
+def test_sequence_parallel_video_encoder_equals_one_process(world, tmp_path):
+    """``enable_sequence_parallel`` on the QA model: its encoder runs on ``world`` gloo ranks and gathers the last
+    level; loss, logits and every averaged gradient equal the single-process run, in one pass and in chunks
+    (tests/qa_sequence_parallel_worker.py)."""
+    worker = Path(__file__).with_name("qa_sequence_parallel_worker.py")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={world}", str(worker),
+           json.dumps(SP_CASES)]
+    proc = subprocess.run(cmd, cwd=tmp_path, env=dict(os.environ, OMP_NUM_THREADS="1"), capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
+    found = sorted(re.findall(r"rank (\d+): OK (\d+) cases", proc.stdout))
+    assert found == [(str(rank), str(len(SP_CASES))) for rank in range(world)], proc.stdout
 
 
 @pytest.mark.slow

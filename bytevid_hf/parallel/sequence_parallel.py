@@ -51,10 +51,12 @@ from collections import OrderedDict
 
 import torch
 import torch.distributed as dist
+from torch import nn
 
 from ..modeling.mamba import MambaLayerState
 from ..modeling.mixers import require_capability
 from ..modeling.modeling_bytevid import BytesVideoForClassification, BytesVideoModel
+from ..modeling.modeling_qa import BytesVideoGemmaForQA
 from ..modeling.state_correction import boundary_states
 
 
@@ -168,10 +170,14 @@ class SequenceParallelContext:
 
     def end(self, output: torch.Tensor) -> torch.Tensor:
         """``output`` joined to the token chain (its value unchanged), so the chain's backward runs."""
+        return self.end_all(output)[0]
+
+    def end_all(self, *outputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Every output joined to the token chain (values unchanged): a loss that reads any of them runs the chain."""
         token, self._token = self._token, None
         if token is None or not token.requires_grad:
-            return output
-        return output + (token * 0).to(output.dtype)
+            return outputs
+        return tuple(output + (token * 0).to(output.dtype) for output in outputs)
 
     def _next_token(self, reference: torch.Tensor) -> torch.Tensor:
         if self._token is None:
@@ -245,15 +251,19 @@ class SequenceParallelBytesVideoModel(BytesVideoModel):
     Built by :func:`enable_sequence_parallel` from an existing backbone; it shares that backbone's parameters and
     submodules, so saving, DDP and optimizers see the same tensors. ``last_hidden_state``, ``attention_mask`` and
     ``hidden_states`` hold this rank's shard; ``pooler_output``, the logits, the loss and the cache are the whole
-    sequence's, identical on every rank.
+    sequence's, identical on every rank. With ``gather_last_level`` (for heads that read every last-level position,
+    such as the QA model's video-token pooling) ``last_hidden_state`` and ``attention_mask`` are the whole sequence's
+    too, gathered from the ranks (its gradient flows back to each rank's shard).
     """
 
+    gather_last_level: bool = False
+
     @classmethod
-    def from_backbone(cls, backbone: BytesVideoModel, context: SequenceParallelContext):
+    def from_backbone(cls, backbone: BytesVideoModel, context: SequenceParallelContext, gather_last_level: bool = False):
         if isinstance(backbone, SequenceParallelBytesVideoModel):
             raise ValueError("this backbone is already sequence-parallel")
         require_capability(backbone.config, "stateful", "sequence parallelism")
-        return _swap_class(backbone, cls, sequence_parallel_context=context)
+        return _swap_class(backbone, cls, sequence_parallel_context=context, gather_last_level=gather_last_level)
 
     def to_backbone(self) -> BytesVideoModel:
         """A plain single-process backbone sharing this one's parameters and submodules."""
@@ -345,9 +355,23 @@ class SequenceParallelBytesVideoModel(BytesVideoModel):
             out = torch.cat((out, tail_out), dim=1)
         return hidden + out, MambaLayerState(halos[world], bounds[world])
 
-    def _mean_pool(self, normed, mask, cache, complete, new_bytes):
-        pooled, new_cache = super()._mean_pool(normed, mask, cache, complete, new_bytes)
-        return self.sequence_parallel_context.end(pooled), new_cache
+    def _finish_outputs(self, normed: torch.Tensor, mask: torch.Tensor, pooled: torch.Tensor):
+        """The mean pool (identical on every rank) and, with ``gather_last_level``, the whole last level (B, n, D_N)
+        and its mask, every rank's shard concatenated in rank order (identical on every rank; otherwise this rank's
+        shard). Both are tied to the end of the forward's token chain."""
+        context = self.sequence_parallel_context
+        if self.gather_last_level:
+            width = normed.shape[1]
+            # How many last-level positions each rank holds (shards differ by at most the open window at the end).
+            counts = [int(n) for n in context.all_gather(normed.new_tensor([width], dtype=torch.float32))[:, 0]]
+            padding = (0, max(counts) - width)
+            shards = context.all_gather(nn.functional.pad(normed, (0, 0, *padding)))  # (V, B, max n, D_N)
+            masks = context.all_gather(nn.functional.pad(mask.to(torch.float32), padding))  # (V, B, max n)
+            normed = torch.cat([shards[r, :, :n] for r, n in enumerate(counts)], dim=1)  # (B, n, D_N)
+            mask = torch.cat([masks[r, :, :n] for r, n in enumerate(counts)], dim=1).to(mask.dtype)
+            pooled, normed = context.end_all(pooled, normed)
+            return normed, mask, pooled
+        return normed, mask, context.end(pooled)
 
 
 def _cache_tensors(cache) -> list[torch.Tensor]:
@@ -362,7 +386,7 @@ def _swap_class(module, cls, **attributes):
     """A new ``cls`` instance sharing ``module``'s parameters, buffers, submodules and settings (a module swap)."""
     new = cls.__new__(cls)
     state = {key: (type(value)(value) if isinstance(value, (dict, OrderedDict)) else value)
-             for key, value in module.__dict__.items() if key != "sequence_parallel_context"}
+             for key, value in module.__dict__.items() if key not in ("sequence_parallel_context", "gather_last_level")}
     new.__dict__.update(state)
     new.__dict__.update(attributes)
     return new
@@ -387,10 +411,10 @@ def _unwrap(model):
 
 
 def enable_sequence_parallel(model, process_group=None, timeout: float | datetime.timedelta | None = None):
-    """Make a ``BytesVideoForClassification`` (or a bare ``BytesVideoModel``) sequence-parallel over
-    ``process_group`` (default: the world) and return the model to use.
+    """Make a ``BytesVideoForClassification``, a ``BytesVideoGemmaForQA`` (its video encoder) or a bare
+    ``BytesVideoModel`` sequence-parallel over ``process_group`` (default: the world) and return the model to use.
 
-    A classifier (also inside DDP or a peft model) has its backbone swapped in place and is returned; a bare backbone
+    A classifier or QA model (also inside DDP or a peft model) has its backbone swapped in place and is returned; a bare backbone
     cannot swap itself, so a new :class:`SequenceParallelBytesVideoModel` sharing its parameters is returned. Every rank
     must then call the model with the same full inputs. ``timeout`` (seconds or timedelta; default: the group's own)
     bounds every collective's wait for the other ranks. The context is ``backbone.sequence_parallel_context``."""
@@ -398,12 +422,15 @@ def enable_sequence_parallel(model, process_group=None, timeout: float | datetim
     context = SequenceParallelContext(process_group, timeout=timeout)
     if isinstance(inner, BytesVideoModel):
         return SequenceParallelBytesVideoModel.from_backbone(inner, context)
-    if not isinstance(inner, BytesVideoForClassification):
+    if not isinstance(inner, (BytesVideoForClassification, BytesVideoGemmaForQA)):
         raise TypeError(
-            f"sequence parallelism supports BytesVideoForClassification and BytesVideoModel, got {type(inner).__name__} "
-            "(heads that read every last-level position need the whole sequence in one process)"
+            "sequence parallelism supports BytesVideoForClassification, BytesVideoGemmaForQA and BytesVideoModel, got "
+            f"{type(inner).__name__} (its head reads every byte position, which only one process holds)"
         )
-    inner.bytevid = SequenceParallelBytesVideoModel.from_backbone(inner.bytevid, context)
+    # The QA model pools video tokens from every last-level position: its backbone gathers them (identical on every
+    # rank, gradients back to each shard); a classifier reads only the all-reduced mean pool.
+    inner.bytevid = SequenceParallelBytesVideoModel.from_backbone(
+        inner.bytevid, context, gather_last_level=isinstance(inner, BytesVideoGemmaForQA))
     return model
 
 

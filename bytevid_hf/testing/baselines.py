@@ -11,6 +11,7 @@ those targets, including one fitted to them:
   target (per element, or per channel).
 
 :func:`blind_embeddings` makes a model input-blind in place (to show that a test's assertion can fail),
+:func:`blind_every_encoder` every byte model of the process (``scripts/blind_encoder_check.py``),
 :func:`assert_encoder_transferred` checks a pre-training -> classification transfer beyond the embedding table, and
 :func:`checkpoint_logits` / :func:`accuracy_of_logits` / :func:`assert_reads_the_content` re-evaluate a script's saved
 classifier independently of the script (for smoke runs too short to beat a blind baseline).
@@ -130,6 +131,27 @@ def blind_embeddings(model: torch.nn.Module, byte: int = 0) -> Iterator[torch.nn
         handle.remove()
 
 
+@contextlib.contextmanager
+def blind_every_encoder(byte: int = 0) -> Iterator[None]:
+    """Within the block, every ``BytesVideoModel`` forward in this process runs under :func:`blind_embeddings`: every
+    byte-level model (classifier, pre-training heads, the QA encoder) sees the embedding of ``byte`` at every position
+    and nothing of its input. ``scripts/blind_encoder_check.py`` runs the tests that claim a model learned something
+    under it (in their script subprocesses too) to show that they fail."""
+    from ..modeling.modeling_bytevid import BytesVideoModel
+
+    forward = BytesVideoModel.forward
+
+    def blind_forward(self, *args, **kwargs):
+        with blind_embeddings(self, byte):
+            return forward(self, *args, **kwargs)
+
+    BytesVideoModel.forward = blind_forward
+    try:
+        yield
+    finally:
+        BytesVideoModel.forward = forward
+
+
 @torch.no_grad()
 def assert_encoder_transferred(pretrained: torch.nn.Module, classifier: torch.nn.Module,
                                input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> None:
@@ -183,6 +205,7 @@ __all__ = [
     "assert_encoder_transferred",
     "blind_accuracy",
     "blind_embeddings",
+    "blind_every_encoder",
     "channel_mean_mse",
     "checkpoint_logits",
     "constant_prediction_mse",
