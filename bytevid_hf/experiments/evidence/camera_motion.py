@@ -66,7 +66,8 @@ class CameraMotionTask(FootageTask):
         ratio = float(rng.uniform(*self.zoom_ratio))
         big, small = self.crop_side * math.sqrt(ratio), self.crop_side / math.sqrt(ratio)
         start, end = (big, small) if name == "zoom_in" else (small, big)
-        sides = start * (end / start) ** (t / (self.num_frames - 1))
+        # (end / start) ** 1 * start can round above `big`, which would put the last window's offset at -1e-14
+        sides = np.minimum(start * (end / start) ** (t / (self.num_frames - 1)), big)
         offsets = (big - sides) / 2
         return [(float(o), float(o), float(s)) for o, s in zip(offsets, sides)], {"zoom_ratio": ratio,
                                                                                   "extent": (big, big)}
