@@ -18,7 +18,8 @@ adapter to <output_dir>/lora_adapter and the merged model to <output_dir>.
 Long videos: --video_chunk_size N reads each video N bytes at a time with the encoder's state carried between chunks
 (the video tokens and gradients of one pass over the whole video; the encoder's activation memory is that of one
 chunk, each chunk being activation-checkpointed) and no longer truncates videos unless --max_video_bytes is given.
-The setting is saved in the model's config, so evaluate-qa reads the videos the same way.
+--video_chunk_backprop truncated detaches the state between chunks (truncated BPTT) instead. The settings are saved in
+the model's config, so evaluate-qa reads the videos the same way.
 """
 
 from __future__ import annotations
