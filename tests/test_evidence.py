@@ -285,3 +285,18 @@ def test_tiny_runner_with_two_encodings_writes_the_encoding_table(tmp_path):
     assert merged["config"]["encodings"] == ["h264", "vp9-webm"]
     assert merged["tasks"]["appearance@vp9-webm"]["summary"]["bytes"]["n"] == 2
     assert "| task | chance | h264 | vp9-webm |" in (tmp_path / "merged" / "results.md").read_text()
+
+
+def test_merge_orders_models_as_the_suite_does():
+    """Parts run with different model lists (e.g. the pre-trained byte models added later) merge into the suite's
+    column order, whatever order the parts come in."""
+    from bytevid_hf.experiments.evidence.runner import merge_results
+
+    def part(models, accuracy):
+        runs = {m: [{"accuracy": accuracy, "seed": 0}] for m in models}
+        return {"config": {"tasks": ["appearance"], "models": models, "seeds": [0], "cpu_seconds": 1.0},
+                "tasks": {"appearance": {"classes": ["a", "b"], "runs": runs, "size_stats": []}}}
+
+    merged = merge_results([part(["size", "chance"], 0.5), part(["bytes_pt_next", "bytes"], 0.75)])
+    assert merged["config"]["models"] == ["bytes", "bytes_pt_next", "size", "chance"]
+    assert merged["tasks"]["appearance"]["summary"]["bytes_pt_next"]["mean"] == 0.75

@@ -212,6 +212,8 @@ def merge_results(parts: list[dict[str, Any]], command: str | None = None) -> di
     config = dict(parts[0]["config"])
     for key in ("tasks", "models", "seeds"):
         config[key] = list(dict.fromkeys(x for part in parts for x in part["config"][key]))
+    # the suite's own column order (models of other parts would otherwise follow the first part's)
+    config["models"].sort(key=lambda m: MODELS.index(m) if m in MODELS else len(MODELS))
     config["encodings"] = list(dict.fromkeys(x for part in parts
                                              for x in part["config"].get("encodings", [DEFAULT_ENCODING])))
     merged: dict[str, Any] = {"config": config, "command": command,
