@@ -281,6 +281,7 @@ def test_tiny_runner_with_two_encodings_writes_the_encoding_table(tmp_path):
     table = (out / "results.md").read_text()
     assert "Which bytes are learnable" in table and "| task | chance | h264 | vp9-webm |" in table
     assert "| appearance | 0.250 | **" in table
+    assert (out / "encodings.png").stat().st_size > 1000 and (out / "accuracy.png").exists()
     merged = script.main(["--merge", str(out), str(out), "--out", str(tmp_path / "merged")])
     assert merged["config"]["encodings"] == ["h264", "vp9-webm"]
     assert merged["tasks"]["appearance@vp9-webm"]["summary"]["bytes"]["n"] == 2

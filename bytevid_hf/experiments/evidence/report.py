@@ -1,5 +1,6 @@
 """``results.json`` -> ``results.md`` (accuracy table, CPU time and input per model), ``accuracy.png`` (bars with
-standard deviations) and ``curve.png`` (held-out accuracy vs CPU time on the easiest task). matplotlib is imported
+standard deviations), ``encodings.png`` (the byte model per task and encoding, when several ran) and ``curve.png``
+(held-out accuracy vs CPU time on the easiest task). matplotlib is imported
 only here, and only when a figure is drawn."""
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__all__ = ["markdown_table", "encoding_table", "write_report", "plot_accuracy", "plot_curve"]
+__all__ = ["markdown_table", "encoding_table", "write_report", "plot_accuracy", "plot_curve", "plot_encodings"]
 
 _LABELS = {
     "bytes": "bytes (scratch)",
@@ -139,7 +140,9 @@ def plot_accuracy(results: dict[str, Any], path: str | Path) -> None:
     import numpy as np
 
     models = _models(results)
-    tasks = [t for t, entry in results["tasks"].items() if entry.get("summary")]
+    # the default encoding's entries only (the other encodings have their own figure, encodings.png)
+    tasks = [t for t, entry in results["tasks"].items()
+             if entry.get("summary") and entry.get("encoding", "h264") == "h264"]
     width = 0.8 / max(1, len(models))
     fig, ax = plt.subplots(figsize=(max(6, 1.8 * len(tasks)), 4))
     for k, m in enumerate(models):
@@ -153,6 +156,48 @@ def plot_accuracy(results: dict[str, Any], path: str | Path) -> None:
     ax.set_ylim(0, 1.2)
     ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
     ax.set_title(f"{results['config']['cpu_seconds']:g} CPU s per learned model, {len(results['config']['seeds'])} seeds")
+    ax.legend(fontsize=7, ncol=3, loc="upper center")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_encodings(results: dict[str, Any], path: str | Path) -> None:
+    """Grouped bars: tasks x encodings, the byte model's held-out accuracy (std over seeds as error bars), each task's
+    chance level as a dashed line."""
+    from bytevid_hf.extras import pyplot
+
+    plt = pyplot("the evidence report's encodings figure")  # without matplotlib: ImportError naming [plots]
+    import numpy as np
+
+    model = next((m for m in ("bytes", "bytes_pt_rgb", "bytes_pt_next") if m in _models(results)), None)
+    encodings = _encodings(results)
+    cells: dict[str, dict[str, dict]] = {}
+    classes: dict[str, int] = {}
+    for entry in results["tasks"].values():
+        summary = entry.get("summary", {}).get(model)
+        task = entry.get("task") or entry["settings"].get("name")
+        if summary:
+            cells.setdefault(task, {})[entry.get("encoding", "h264")] = summary
+            classes[task] = len(entry["classes"])
+    tasks = list(cells)
+    width = 0.8 / max(1, len(encodings))
+    fig, ax = plt.subplots(figsize=(max(6, 1.8 * len(tasks)), 4))
+    for k, encoding in enumerate(encodings):
+        means = [cells[t].get(encoding, {}).get("mean", np.nan) for t in tasks]
+        stds = [cells[t].get(encoding, {}).get("std", 0.0) for t in tasks]
+        ax.bar(np.arange(len(tasks)) + (k - (len(encodings) - 1) / 2) * width, means, width, yerr=stds, capsize=2,
+               label=encoding)
+    for i, t in enumerate(tasks):
+        ax.hlines(1 / classes[t], i - 0.45, i + 0.45, colors="k", linestyles="--", lw=1,
+                  label="chance" if i == 0 else None)
+    ax.set_xticks(np.arange(len(tasks)))
+    ax.set_xticklabels(tasks)
+    ax.set_ylabel("held-out accuracy")
+    ax.set_ylim(0, 1.2)
+    ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
+    ax.set_title(f"{_LABELS.get(model, model)} by encoding, {results['config']['cpu_seconds']:g} CPU s, "
+                 f"{len(results['config']['seeds'])} seeds")
     ax.legend(fontsize=7, ncol=3, loc="upper center")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -211,6 +256,9 @@ def write_report(results: dict[str, Any], out_dir: str | Path) -> dict[str, Path
     paths["markdown"].write_text(text)
     paths["accuracy_png"] = out / "accuracy.png"
     plot_accuracy(results, paths["accuracy_png"])
+    if by_encoding:
+        paths["encodings_png"] = out / "encodings.png"
+        plot_encodings(results, paths["encodings_png"])
     if task:
         paths["curve_png"] = out / "curve.png"
         plot_curve(results, task, paths["curve_png"])
