@@ -196,7 +196,9 @@ def run_cases(cases, world=1, rank=0, verbose=False):
     return len(cases)
 
 
-def main():
+def gloo_main(run) -> None:
+    """Under torchrun: the cases are ``sys.argv[1]`` (JSON); ``run(cases, world, rank)`` checks them on a gloo group
+    and returns how many it checked; every rank then prints ``rank R: OK <n> cases``."""
     import os
 
     import torch.distributed as dist
@@ -205,11 +207,15 @@ def main():
     torch.set_num_threads(1)
     dist.init_process_group("gloo")
     try:
-        count = run_cases(cases, dist.get_world_size(), dist.get_rank(), verbose="-v" in sys.argv)
+        count = run(cases, dist.get_world_size(), dist.get_rank())
         dist.barrier()
         print(f"rank {os.environ.get('RANK')}: OK {count} cases", flush=True)
     finally:
         dist.destroy_process_group()
+
+
+def main():
+    gloo_main(lambda cases, world, rank: run_cases(cases, world, rank, verbose="-v" in sys.argv))
 
 
 if __name__ == "__main__":

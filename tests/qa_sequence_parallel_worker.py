@@ -11,15 +11,13 @@ two videos, averages the gradients over the ranks and compares. Prints ``rank R:
 from __future__ import annotations
 
 import copy
-import json
-import os
-import sys
 
 import torch
-import torch.distributed as dist
 
-from test_qa import make_model  # sibling test module (this file's folder is on sys.path when run as a script)
-from test_qa_long_video import prompt_batch, run, video_batch
+from combination_matrix import gloo_main  # sibling modules (this file's folder is on sys.path when run as a script)
+from test_qa import make_model
+from test_qa_long_video import prompt_batch, video_batch
+from test_qa_long_video import run as run_model
 
 from bytevid_hf.parallel import average_sequence_parallel_gradients, enable_sequence_parallel
 from bytevid_hf.testing.numerics import make_long_memory_
@@ -34,7 +32,7 @@ def check(case: dict) -> None:
     placeholders = case["num_video_tokens"] or [-(-n // model.config.video_config.total_pool_factor) for n in LENGTHS]
     prompts = prompt_batch(placeholders)
     single = copy.deepcopy(model)
-    loss, logits, grads = run(single, case["chunk"], video, prompts, backward=True)
+    loss, logits, grads = run_model(single, case["chunk"], video, prompts, backward=True)
     parallel = enable_sequence_parallel(model)
     model.config.video_chunk_size = case["chunk"]
     parallel.zero_grad(set_to_none=True)
@@ -53,18 +51,11 @@ def check(case: dict) -> None:
         assert error <= tolerance, f"{case}: grad {name}: max |Δ| {error:.3g} > {tolerance:.3g}"
 
 
-def main() -> None:
-    cases = json.loads(sys.argv[1])
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo")
-    try:
-        for case in cases:
-            check(case)
-        dist.barrier()
-        print(f"rank {os.environ.get('RANK')}: OK {len(cases)} cases", flush=True)
-    finally:
-        dist.destroy_process_group()
+def run(cases, world, rank) -> int:
+    for case in cases:
+        check(case)
+    return len(cases)
 
 
 if __name__ == "__main__":
-    main()
+    gloo_main(run)
