@@ -18,15 +18,21 @@ REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py: the in-process re-evaluation, not the script
 
 
-def test_demo_runs_end_to_end_in_short_mode(tmp_path):
-    out = tmp_path / "demo"
-    cmd = [sys.executable, str(REPO / "scripts" / "demo.py"), "--output_dir", str(out), "--train_videos", "16",
-           "--test_videos", "8", "--max_steps", "3", "--show", "2", "--num_proc", "1"]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+def run_demo(out, train, test, steps, num_proc, timeout):
+    """``scripts/demo.py`` into ``out`` (2 examples shown); the finished process and its checked results.json."""
+    cmd = [sys.executable, str(REPO / "scripts" / "demo.py"), "--output_dir", str(out), "--train_videos", str(train),
+           "--test_videos", str(test), "--max_steps", str(steps), "--show", "2", "--num_proc", str(num_proc)]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     assert result.returncode == 0, result.stderr[-3000:]
     results = json.loads((out / "results.json").read_text())
+    check_reported_numbers(results, out, num_train=train, num_test=test, num_shown=2)
+    return result, results
+
+
+def test_demo_runs_end_to_end_in_short_mode(tmp_path):
+    out = tmp_path / "demo"
+    result, _ = run_demo(out, train=16, test=8, steps=3, num_proc=1, timeout=600)
     checkpoint = out / "checkpoint"
-    check_reported_numbers(results, out, num_train=16, num_test=8, num_shown=2)
     for name in ("model.safetensors", "config.json", "video_preprocessor_config.json", "README.md"):
         assert (checkpoint / name).is_file(), name
     assert "pipeline('video-classification'" in result.stdout
@@ -41,12 +47,7 @@ def test_demo_beats_the_input_blind_baselines(tmp_path):
     from bytevid_hf.testing.baselines import blind_accuracy
 
     out = tmp_path / "demo"
-    cmd = [sys.executable, str(REPO / "scripts" / "demo.py"), "--output_dir", str(out), "--train_videos", "400",
-           "--test_videos", "200", "--max_steps", "300", "--show", "2", "--num_proc", "2"]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
-    assert result.returncode == 0, result.stderr[-3000:]
-    results = json.loads((out / "results.json").read_text())
-    check_reported_numbers(results, out, num_train=400, num_test=200, num_shown=2)
+    _, results = run_demo(out, train=400, test=200, steps=300, num_proc=2, timeout=1800)
     import datasets
 
     blind = blind_accuracy(datasets.load_from_disk(str(out / "data"))["test"]["label"])

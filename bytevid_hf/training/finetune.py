@@ -253,6 +253,12 @@ def run_finetuning(
                      "base_model": base_model if base_model and not os.path.isdir(base_model) else None},
     )
     trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    return evaluate_and_finish(trainer, evaluation)
+
+
+def evaluate_and_finish(trainer, evaluation) -> dict[str, float]:
+    """After training: evaluate on ``evaluation`` (when given; metrics logged and saved as ``eval``), then
+    :func:`finish_training`. Returns the metrics (empty without an evaluation set)."""
     metrics: dict[str, float] = {}
     if evaluation is not None:
         metrics = trainer.evaluate()
@@ -270,5 +276,5 @@ def finish_training(trainer) -> None:
         trainer.save_model(trainer.args.output_dir)
 
 
-__all__ += ["ModelArguments", "DataArguments", "data_description", "finish_training", "load_classifier",
-            "load_data_arguments", "run_finetuning", "parse_config_overrides", "video_processor_for"]
+__all__ += ["ModelArguments", "DataArguments", "data_description", "evaluate_and_finish", "finish_training",
+            "load_classifier", "load_data_arguments", "run_finetuning", "parse_config_overrides", "video_processor_for"]

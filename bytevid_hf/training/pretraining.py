@@ -266,7 +266,7 @@ def run_pretraining(args: PretrainingArguments, training_args, learning_rate_giv
 def _run_jpeg_classification(args: PretrainingArguments, training_args, learning_rate_given: bool, callbacks):
     """``--objective jpeg-classification``: a ``BytesVideoForClassification`` trained on the JPEG bytes of labelled
     images (paper Table 11); evaluated on the evaluation split, if any, at the end."""
-    from .finetune import _label_names, finish_training, load_classifier, parse_config_overrides
+    from .finetune import _label_names, evaluate_and_finish, load_classifier, parse_config_overrides
     from .metrics import classification_metrics
     from .trainer import BytesVideoTrainer
 
@@ -301,11 +301,7 @@ def _run_jpeg_classification(args: PretrainingArguments, training_args, learning
                                 callbacks=list(callbacks or []), card_kwargs=_jpeg_description(args))
     result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     trainer.save_state()
-    if evaluation is not None:
-        metrics = trainer.evaluate()
-        trainer.log_metrics("eval", metrics)
-        trainer.save_metrics("eval", metrics)
-    finish_training(trainer)
+    evaluate_and_finish(trainer, evaluation)
     return result
 
 
