@@ -96,21 +96,36 @@ def _encodings(results: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys([*results["config"].get("encodings", []), *found]))
 
 
+def _byte_model(results: dict[str, Any]) -> str | None:
+    """The byte model the encoding table and figure report: the first of the suite's byte models that ran."""
+    return next((m for m in ("bytes", "bytes_pt_rgb", "bytes_pt_next") if m in _models(results)), None)
+
+
+def _by_task_and_encoding(results: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
+    """``{task: {encoding: entry}}`` over the entries that finished at least one model, in results order."""
+    grouped: dict[str, dict[str, dict[str, Any]]] = {}
+    for entry in results["tasks"].values():
+        if entry.get("summary"):
+            task = entry.get("task") or entry["settings"].get("name")
+            grouped.setdefault(task, {})[entry.get("encoding", "h264")] = entry
+    return grouped
+
+
 def encoding_table(results: dict[str, Any]) -> str:
     """Which bytes are learnable: tasks x encodings, the byte model's held-out accuracy (mean ± std over seeds) with
     the size-only baseline and the mean file size of each (task, encoding); empty when only one encoding ran."""
     encodings = _encodings(results)
     if encodings == ["h264"]:  # the default alone: the main table says it all
         return ""
-    learned = [m for m in ("bytes", "bytes_pt_rgb", "bytes_pt_next") if m in _models(results)]
-    model = learned[0] if learned else None
-    cells: dict[str, dict[str, str]] = {}
-    for entry in results["tasks"].values():
-        summary = entry.get("summary", {})
-        if not summary:
-            continue
-        task = entry.get("task") or entry["settings"].get("name")
-        parts = []
+    model = _byte_model(results)
+    grouped = _by_task_and_encoding(results)
+    if not grouped:
+        return ""
+
+    def cell(entry: dict[str, Any] | None) -> str:
+        if entry is None:
+            return "—"
+        summary, parts = entry["summary"], []
         if model and model in summary:
             parts.append(f"**{summary[model]['mean']:.3f} ± {summary[model]['std']:.3f}**")
         if "size" in summary:
@@ -118,17 +133,15 @@ def encoding_table(results: dict[str, Any]) -> str:
         stats = entry.get("size_stats") or []
         if stats:
             parts.append(f"{sum(s['mean_bytes'] for s in stats) / len(stats) / 1000:.1f} KB")
-        cells.setdefault(task, {})[entry.get("encoding", "h264")] = "; ".join(parts) or "—"
-    if not cells:
-        return ""
+        return "; ".join(parts) or "—"
+
     what = f"{_LABELS.get(model, model)} held-out accuracy (mean ± std over seeds)" if model else "no byte model ran"
     lines = [f"Which bytes are learnable: {what}; size-only accuracy; mean file size — per task and encoding, "
              f"every learned model at {results['config']['cpu_seconds']:g} CPU s.", "",
              "| task | chance | " + " | ".join(encodings) + " |", "|---|---|" + "---|" * len(encodings)]
-    for task, row in cells.items():
-        entry = next(e for e in results["tasks"].values() if (e.get("task") or e["settings"].get("name")) == task)
-        lines.append(f"| {task} | {1 / len(entry['classes']):.3f} | "
-                     + " | ".join(row.get(e, "—") for e in encodings) + " |")
+    for task, row in grouped.items():
+        classes = len(next(iter(row.values()))["classes"])
+        lines.append(f"| {task} | {1 / classes:.3f} | " + " | ".join(cell(row.get(e)) for e in encodings) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -170,16 +183,13 @@ def plot_encodings(results: dict[str, Any], path: str | Path) -> None:
     plt = pyplot("the evidence report's encodings figure")  # without matplotlib: ImportError naming [plots]
     import numpy as np
 
-    model = next((m for m in ("bytes", "bytes_pt_rgb", "bytes_pt_next") if m in _models(results)), None)
+    model = _byte_model(results)
     encodings = _encodings(results)
-    cells: dict[str, dict[str, dict]] = {}
-    classes: dict[str, int] = {}
-    for entry in results["tasks"].values():
-        summary = entry.get("summary", {}).get(model)
-        task = entry.get("task") or entry["settings"].get("name")
-        if summary:
-            cells.setdefault(task, {})[entry.get("encoding", "h264")] = summary
-            classes[task] = len(entry["classes"])
+    grouped = {task: row for task, row in _by_task_and_encoding(results).items()
+               if any(model in entry["summary"] for entry in row.values())}
+    cells = {task: {e: entry["summary"][model] for e, entry in row.items() if model in entry["summary"]}
+             for task, row in grouped.items()}
+    classes = {task: len(next(iter(row.values()))["classes"]) for task, row in grouped.items()}
     tasks = list(cells)
     width = 0.8 / max(1, len(encodings))
     fig, ax = plt.subplots(figsize=(max(6, 1.8 * len(tasks)), 4))
